@@ -1,0 +1,2 @@
+/** Public API of one node. */
+export const applianceFeatures: readonly string[] = [];

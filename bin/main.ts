@@ -1,0 +1,2 @@
+/** The `parapet` command: assembles the subcommands of every folder. */
+console.log('parapet');

@@ -1,0 +1,48 @@
+/**
+ * Error catalog for filter/ (STYLE.md B5). Every fault thrown inside the data plane is a
+ * ParapetError carrying one of these codes; outcomes (reject, spam, virus) are values, never
+ * errors. The catalog is kept in sync with filter/ERRORS.md by errors.test.ts.
+ */
+
+export const FilterErrorCode = {
+  ERR_MILTER_FRAME_TOO_LARGE: 'a milter frame announced a length over maxFrameBytes',
+  ERR_MILTER_FRAME_INVALID:
+    'a milter frame is malformed (bad length, unknown command or bad payload)',
+  ERR_MILTER_PROTOCOL: 'a milter command arrived out of order or negotiation failed',
+  ERR_MILTER_TIMEOUT: 'the MTA did not send the next milter command in time',
+  ERR_SMTP_LINE_TOO_LONG: 'an SMTP command line is longer than maxLineBytes',
+  ERR_SMTP_PROTOCOL: 'the SMTP client broke the protocol',
+  ERR_SMTP_TIMEOUT: 'the SMTP client was idle for longer than idleTimeoutMs',
+  ERR_REINJECT_FAILED: 'the re-injection MTA did not accept the message',
+  ERR_SPOOL_IO: 'the body spool could not be written or read',
+  ERR_SPOOL_SEALED: 'a body spool was written after it was sealed',
+  ERR_MESSAGE_LIMIT: 'a message exceeded a configured limit (size, headers, recipients)',
+  ERR_PIPELINE_DEADLINE: 'a message was not decided within its per-message deadline',
+  ERR_PIPELINE_FAILED: 'a scanner, the policy or an action failed for this message',
+  ERR_QUARANTINE_WRITE_FAILED: 'a quarantined message could not be stored durably',
+  ERR_MESSAGE_LOG_IO: 'the local message log could not be appended',
+  ERR_MODULE_FAILED: 'a filter module callback threw',
+} as const;
+
+export type FilterErrorCodeName = keyof typeof FilterErrorCode;
+
+/** The one error type of Parapet: a catalog code, a message and the wrapped cause. */
+export class ParapetError extends Error {
+  readonly code: string;
+  constructor(
+    code: FilterErrorCodeName | (string & {}),
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.code = code;
+    this.name = 'ParapetError';
+  }
+}
+
+/** Wraps a foreign error (net, fs, pg) with a catalog code, keeping ParapetErrors as they are. */
+export function toParapetError(code: FilterErrorCodeName, err: unknown): ParapetError {
+  if (err instanceof ParapetError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  return new ParapetError(code, text, { cause: err });
+}

@@ -1,0 +1,15 @@
+/**
+ * Public API of the data plane. appliance/ (and anything above it) imports filter/ only
+ * through this file.
+ */
+export * from './errors.js';
+export * from './smtp/reply.js';
+export * from './message/envelope.js';
+export * from './message/header-list.js';
+export * from './message/body-spool.js';
+export * from './message/message-id.js';
+export * from './message/mime.js';
+export * from './message/message.js';
+export * from './actions/verdict.js';
+export * from './scan/scanner.js';
+export * from './pipeline/types.js';

@@ -1,0 +1,2 @@
+/** Public API of provisioning. */
+export const provisioningFeatures: readonly string[] = [];

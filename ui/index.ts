@@ -1,0 +1,2 @@
+/** Public API of the web interfaces (Manager, EUWI, Groups). Nothing yet: see README. */
+export const uiFeatures: readonly string[] = [];
