@@ -46,3 +46,20 @@ export function toParapetError(code: FilterErrorCodeName, err: unknown): Parapet
   const text = err instanceof Error ? err.message : String(err);
   return new ParapetError(code, text, { cause: err });
 }
+
+/**
+ * Compares an error catalog with its reference page (codes written as `ERR_…` in backticks):
+ * codes missing from the page, and codes on the page that no longer exist. Used by each
+ * folder's docs-sync test (STYLE.md B6).
+ */
+export function errorCatalogDrift(
+  catalog: Readonly<Record<string, string>>,
+  doc: string,
+): { undocumented: string[]; stale: string[] } {
+  const documented = new Set([...doc.matchAll(/`(ERR_[A-Z0-9_]+)`/g)].map((m) => m[1] ?? ''));
+  const inCode = Object.keys(catalog);
+  return {
+    undocumented: inCode.filter((c) => !documented.has(c)),
+    stale: [...documented].filter((c) => !(c in catalog)),
+  };
+}

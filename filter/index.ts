@@ -13,3 +13,8 @@ export * from './message/message.js';
 export * from './actions/verdict.js';
 export * from './scan/scanner.js';
 export * from './pipeline/types.js';
+export * from './pipeline/policy-hook.js';
+export * from './pipeline/pipeline.js';
+export * from './log/events.js';
+export * from './log/message-log.js';
+export * from './quarantine/writer.js';
