@@ -18,3 +18,6 @@ export * from './pipeline/pipeline.js';
 export * from './log/events.js';
 export * from './log/message-log.js';
 export * from './quarantine/writer.js';
+export * from './milter/index.js';
+export * from './smtp/index.js';
+export * from './module-api/filter-module.js';

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerServeCommand } from './serve-command.js';
+import { registerStartCommand } from './start-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
+  registerStartCommand(program);
   registerServeCommand(program);
 }

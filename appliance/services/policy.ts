@@ -1,4 +1,117 @@
-/** The policy service (milter 3366 + content filter 10025): wiring only. Completed below. */
+/**
+ * The policy service (ARCHITECTURE.md "One node"): the data plane. Wires the node config, the
+ * message log, the quarantine writer and the pipeline to the milter listener (3366, TCP and/or
+ * unix socket) and the after-queue content filter (127.0.0.1:10025 → 10026). Wiring only; the
+ * logic lives in filter/.
+ */
+import type { Logger } from 'pino';
+import {
+  createMilterServer,
+  createPipeline,
+  createSmtpFilterServer,
+  MessageLog,
+  QuarantineWriter,
+  type MilterServer,
+  type SmtpFilterServer,
+} from '../../filter/index.js';
+import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
+import { createServiceLogger, eventSinkFor } from '../log/logger.js';
+import { waitForStopSignal } from './signals.js';
+
+export interface RunningPolicyService {
+  /** One line per listener: what listens where. */
+  readonly listeners: readonly string[];
+  /** Stops accepting, drains messages in flight, flushes the message log. Never rejects. */
+  close(): Promise<void>;
+}
+
+export async function startPolicyService(
+  config: NodeConfig,
+  logger: Logger,
+): Promise<RunningPolicyService> {
+  const settings = config.policy;
+  const events = eventSinkFor(logger);
+  const messageLog = await MessageLog.open({
+    path: config.paths.messageLog,
+    nodeId: config.nodeId,
+  });
+  const pipeline = createPipeline({
+    messageLog,
+    quarantine: new QuarantineWriter({ dir: config.paths.quarantine }),
+    messageTimeoutMs: settings.messageTimeoutMs,
+    events,
+  });
+  const spool = { spoolMemoryBytes: settings.spoolMemoryBytes, spoolDir: config.paths.spool };
+  const listeners: string[] = [];
+  let milter: MilterServer | null = null;
+  let smtp: SmtpFilterServer | null = null;
+  try {
+    if (settings.milterTcp !== null || settings.milterSocketPath !== null) {
+      milter = await createMilterServer({
+        pipeline,
+        ...(settings.milterTcp === null ? {} : { tcp: settings.milterTcp }),
+        ...(settings.milterSocketPath === null
+          ? {}
+          : { unixSocket: { path: settings.milterSocketPath } }),
+        maxSessions: settings.maxSessions,
+        messageTimeoutMs: settings.messageTimeoutMs,
+        maxMessageBytes: settings.maxMessageBytes,
+        maxRecipients: settings.maxRecipients,
+        drainTimeoutMs: settings.drainTimeoutMs,
+        ...spool,
+        onEvent: (event, fields) => {
+          logger.debug({ event, ...fields }, event);
+        },
+      });
+      if (milter.tcpAddress !== null) {
+        listeners.push(`milter  ${milter.tcpAddress.address}:${milter.tcpAddress.port} (tcp)`);
+      }
+      if (milter.unixPath !== null) listeners.push(`milter  unix:${milter.unixPath}`);
+    }
+    if (settings.smtpFilter !== null) {
+      smtp = await createSmtpFilterServer({
+        pipeline,
+        host: settings.smtpFilter.host,
+        port: settings.smtpFilter.port,
+        reinject: { host: settings.reinject.host, port: settings.reinject.port },
+        maxSessions: settings.maxSessions,
+        messageTimeoutMs: settings.messageTimeoutMs,
+        maxMessageBytes: settings.maxMessageBytes,
+        maxRecipients: settings.maxRecipients,
+        drainTimeoutMs: settings.drainTimeoutMs,
+        spool,
+      });
+      listeners.push(
+        `content filter  ${smtp.address.address}:${smtp.address.port} → re-inject ${settings.reinject.host}:${settings.reinject.port}`,
+      );
+    }
+  } catch (err) {
+    await Promise.all([milter?.close(), smtp?.close()]);
+    await messageLog.close();
+    throw err;
+  }
+  return {
+    listeners,
+    close: async () => {
+      await Promise.all([milter?.close(), smtp?.close()]);
+      await messageLog.close().catch((err: unknown) => {
+        logger.error({ err }, 'message log close failed');
+      });
+    },
+  };
+}
+
+/** `parapet serve policy`: runs until SIGTERM/SIGINT, then drains and returns. */
 export async function runPolicyServiceUntilSignal(): Promise<void> {
-  await Promise.resolve();
+  const config = await loadNodeConfig();
+  const logger = createServiceLogger('policy');
+  const service = await startPolicyService(config, logger);
+  logger.info(
+    { home: config.home, nodeId: config.nodeId, listeners: service.listeners },
+    'policy service ready',
+  );
+  const signal = await waitForStopSignal();
+  logger.info({ signal }, 'policy service draining');
+  await service.close();
+  logger.info('policy service stopped');
 }
