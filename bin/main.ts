@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { ParapetError } from '../filter/index.js';
 import { registerApplianceCommands } from '../appliance/index.js';
+import { registerMtaCommands } from '../provisioning/index.js';
 
 export function buildProgram(): Command {
   const program = new Command('parapet')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   registerApplianceCommands(program);
+  registerMtaCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

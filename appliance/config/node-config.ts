@@ -20,6 +20,11 @@ export interface PolicyServiceConfig {
   readonly milterTcp: HostPort | null;
   /** Milter on a unix socket path; null = off (default `$PARAPET_HOME/run/milter.sock`). */
   readonly milterSocketPath: string | null;
+  /**
+   * File mode of the milter socket (default 0o660). The MTA's user must be able to connect:
+   * on an appliance the socket's group is the MTA's; where it is not, widen the mode.
+   */
+  readonly milterSocketMode: number;
   /** After-queue content filter listener (default 127.0.0.1:10025); null = off. */
   readonly smtpFilter: HostPort | null;
   /** Where accepted mail is re-injected (the MTA's filter-free smtpd, default 127.0.0.1:10026). */
@@ -59,6 +64,7 @@ export function resolveParapetHome(env: NodeJS.ProcessEnv = process.env): string
 const DEFAULT_POLICY: PolicyServiceConfig = {
   milterTcp: { host: '127.0.0.1', port: 3366 },
   milterSocketPath: null,
+  milterSocketMode: 0o660,
   smtpFilter: { host: '127.0.0.1', port: 10025 },
   reinject: { host: '127.0.0.1', port: 10026 },
   messageTimeoutMs: 120_000,

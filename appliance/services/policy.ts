@@ -52,7 +52,9 @@ export async function startPolicyService(
         ...(settings.milterTcp === null ? {} : { tcp: settings.milterTcp }),
         ...(settings.milterSocketPath === null
           ? {}
-          : { unixSocket: { path: settings.milterSocketPath } }),
+          : {
+              unixSocket: { path: settings.milterSocketPath, mode: settings.milterSocketMode },
+            }),
         maxSessions: settings.maxSessions,
         messageTimeoutMs: settings.messageTimeoutMs,
         maxMessageBytes: settings.maxMessageBytes,

@@ -1,0 +1,116 @@
+/**
+ * `npm run bench:mta` — a benchmark, not a test (issue 2). Sends the same corpus messages with
+ * 8 concurrent SMTP sessions through a private Postfix in each mode, interleaved over several
+ * rounds, and prints messages/second (median over rounds) and each mode's ratio to Postfix with
+ * no filter, plus the content filter's ratio to a bare Node pass-through relay in the same run.
+ *
+ * A run is timed from the first connection until the sink holds every message. Each round
+ * starts a fresh Postfix instance per mode, so queues and caches start equal.
+ *
+ * Options (environment): BENCH_MESSAGES (default 1000), BENCH_ROUNDS (default 3),
+ * BENCH_SESSIONS (default 8), BENCH_MODES (comma list; default all).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadCorpus } from '../test/e2e/support/corpus.js';
+import { sendMessages, summarizeSendResults } from '../test/e2e/support/smtp-send.js';
+import { postfixUnavailableReason } from '../test/e2e/support/postfix-instance.js';
+import { parapetUnavailableReason } from '../test/e2e/support/parapet-node.js';
+import { startScenario, type ScenarioMode } from '../test/e2e/support/scenario.js';
+
+const ALL_MODES: readonly ScenarioMode[] = [
+  'no-filter',
+  'passthrough-relay',
+  'content-filter',
+  'milter-unix',
+  'milter-tcp',
+];
+
+function envNumber(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? 0)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+async function runOnce(
+  mode: ScenarioMode,
+  messages: readonly { raw: Buffer; name: string }[],
+  sessions: number,
+): Promise<number> {
+  const scenario = await startScenario(mode);
+  try {
+    const started = performance.now();
+    const results = await sendMessages(messages, {
+      port: scenario.smtpPort,
+      sessions,
+      seqHeader: 'X-E2E-Seq',
+    });
+    const summary = summarizeSendResults(results);
+    if (summary.accepted !== messages.length) {
+      throw new Error(`${mode}: only ${summary.accepted}/${messages.length} accepted`);
+    }
+    await scenario.sink.waitForCount(messages.length, 300_000);
+    const seconds = (performance.now() - started) / 1000;
+    return messages.length / seconds;
+  } finally {
+    await scenario.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const unavailable = postfixUnavailableReason() ?? parapetUnavailableReason();
+  if (unavailable !== undefined) {
+    console.error(`bench:mta: ${unavailable}`);
+    process.exit(1);
+  }
+  const count = envNumber('BENCH_MESSAGES', 1000);
+  const rounds = envNumber('BENCH_ROUNDS', 3);
+  const sessions = envNumber('BENCH_SESSIONS', 8);
+  const modes = (process.env['BENCH_MODES']?.split(',') ?? ALL_MODES).filter(
+    (m): m is ScenarioMode => (ALL_MODES as readonly string[]).includes(m),
+  );
+  const corpus = await loadCorpus(count);
+  const messages = corpus.map((m) => ({ raw: m.raw, name: m.name }));
+  console.log(
+    `bench:mta — ${messages.length} messages, ${sessions} sessions, ${rounds} rounds, modes interleaved`,
+  );
+  const rates = new Map<ScenarioMode, number[]>(modes.map((m) => [m, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const mode of modes) {
+      const rate = await runOnce(mode, messages, sessions);
+      rates.get(mode)?.push(rate);
+      console.log(`  round ${round} ${mode.padEnd(18)} ${rate.toFixed(1)} msg/s`);
+    }
+  }
+  const med = new Map([...rates].map(([m, r]) => [m, median(r)]));
+  const base = med.get('no-filter');
+  const relay = med.get('passthrough-relay');
+  console.log('\nmode                 median msg/s   vs no filter   vs pass-through relay');
+  const rows = modes.map((mode) => {
+    const value = med.get(mode) ?? 0;
+    const ratio = base === undefined ? null : value / base;
+    const relayRatio = relay === undefined ? null : value / relay;
+    console.log(
+      `${mode.padEnd(20)} ${value.toFixed(1).padStart(12)}   ${ratio === null ? '-' : ratio.toFixed(2).padStart(12)}   ${relayRatio === null ? '-' : relayRatio.toFixed(2).padStart(20)}`,
+    );
+    return {
+      mode,
+      medianMsgPerSec: value,
+      rounds: rates.get(mode),
+      ratioToNoFilter: ratio,
+      ratioToRelay: relayRatio,
+    };
+  });
+  await mkdir('bench-results', { recursive: true });
+  const file = `bench-results/mta-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  await writeFile(file, JSON.stringify({ count, sessions, rounds, rows }, null, 2));
+  console.log(`\nwritten ${file}`);
+}
+
+await main();

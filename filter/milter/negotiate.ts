@@ -1,0 +1,183 @@
+/**
+ * Milter option negotiation (SMFIC_OPTNEG), pure. The MTA offers a protocol version, the
+ * actions it allows and the protocol steps/options it supports; we answer with the subset we
+ * use. We speak version 6 and negotiate down to 2.
+ *
+ * Choices (see PROTOCOL.md for the reasons):
+ * - Actions: every end-of-message modification a Verdict can carry (add/change/insert headers,
+ *   replace body, add/delete recipients, add recipients with ESMTP args, change sender) plus
+ *   quarantine; SETSYMLIST only when macro lists are configured. Always intersected with the
+ *   MTA's offer (Postfix refuses a request mask that is not a subset of its own).
+ * - Steps skipped: SMFIC_UNKNOWN (v3+) and SMFIC_DATA (v4+); we decide nothing there.
+ * - Never the no-reply flags (SMFIP_NR_*, SMFIP_NOHREPL): unanswered small writes from Postfix
+ *   meet delayed ACK + Nagle and stall ~40 ms each over TCP (FIELD-NOTES.md). We answer every
+ *   step instead, with TCP_NODELAY on our side.
+ * - SMFIP_HDR_LEADSPC (v6) when offered: header values then arrive byte-exact after the colon,
+ *   so the raw header block can be rebuilt; our header edits then carry their own leading space.
+ */
+import type { Modification } from '../actions/verdict.js';
+import { ParapetError } from '../errors.js';
+import {
+  MilterActionFlag as A,
+  MilterProtocolFlag as P,
+  type MilterReply,
+  type MilterSymbolList,
+} from './wire.js';
+
+/** The highest protocol version we implement (sendmail 8.14+, Postfix 2.6+). */
+export const MILTER_MAX_VERSION = 6;
+/** The lowest version we accept (sendmail 8.12 / Postfix milter_protocol = 2). */
+export const MILTER_MIN_VERSION = 2;
+
+const V2_PROTOCOL =
+  P.NoConnect | P.NoHelo | P.NoMail | P.NoRcpt | P.NoBody | P.NoHeaders | P.NoEndOfHeaders;
+const V2_ACTIONS =
+  A.AddHeaders | A.ChangeBody | A.AddRecipient | A.DeleteRecipient | A.ChangeHeaders | A.Quarantine;
+
+/** Protocol flags defined for a version (Postfix milter8.c MILTER8_V*_PROTO_MASK). */
+function protocolMaskFor(version: number): number {
+  let mask = V2_PROTOCOL | P.NoReplyHeader;
+  if (version >= 3) mask |= P.NoUnknown;
+  if (version >= 4) mask |= P.NoData;
+  if (version >= 6) {
+    mask |=
+      P.Skip |
+      P.RcptRejected |
+      P.NoReplyConnect |
+      P.NoReplyHelo |
+      P.NoReplyMail |
+      P.NoReplyRcpt |
+      P.NoReplyData |
+      P.NoReplyUnknown |
+      P.NoReplyEndOfHeaders |
+      P.NoReplyBody |
+      P.HeaderLeadingSpace;
+  }
+  return mask;
+}
+
+/** Action flags defined for a version. */
+function actionMaskFor(version: number): number {
+  return version >= 6
+    ? V2_ACTIONS | A.ChangeFrom | A.AddRecipientWithArgs | A.SetSymbolList
+    : V2_ACTIONS;
+}
+
+/** What the MTA offered in SMFIC_OPTNEG. */
+export interface MilterOffer {
+  readonly version: number;
+  readonly actions: number;
+  readonly protocol: number;
+}
+
+export interface MilterNegotiationOptions {
+  /**
+   * Ask for SMFIP_HDR_LEADSPC when the MTA offers it (v6). Default true: header values then
+   * keep the exact bytes after the colon.
+   */
+  readonly headerLeadingSpace?: boolean;
+  /**
+   * Macro lists to request per stage with the v6 option reply (SMFIF_SETSYMLIST). Default none:
+   * the MTA's own configuration (Postfix `milter_*_macros`) applies. Ignored below v6 or when
+   * the MTA does not offer SETSYMLIST.
+   */
+  readonly symbolLists?: readonly MilterSymbolList[];
+}
+
+/** The outcome of negotiation, fixed for the rest of the connection. */
+export interface MilterNegotiated {
+  readonly version: number;
+  /** Actions we may use at end of message (SMFIF_* bits, a subset of the MTA's offer). */
+  readonly actions: number;
+  /** Protocol flags we asked for (SMFIP_* bits). */
+  readonly protocol: number;
+  /** True when header values arrive with, and our header edits must carry, the leading space. */
+  readonly headerLeadingSpace: boolean;
+  /** The OPTNEG reply to send. */
+  readonly reply: MilterReply & { readonly kind: 'optneg' };
+}
+
+const WANTED_ACTIONS =
+  A.AddHeaders |
+  A.ChangeHeaders |
+  A.ChangeBody |
+  A.AddRecipient |
+  A.DeleteRecipient |
+  A.AddRecipientWithArgs |
+  A.ChangeFrom |
+  A.Quarantine;
+
+const SKIPPED_STEPS = P.NoUnknown | P.NoData;
+
+/**
+ * Answers the MTA's SMFIC_OPTNEG. Called once per connection (again after SMFIC_QUIT_NC when
+ * the MTA renegotiates). Throws ParapetError ERR_MILTER_PROTOCOL when the MTA's version is
+ * below 2; the session then closes the connection.
+ */
+export function negotiateMilterOptions(
+  offer: MilterOffer,
+  options: MilterNegotiationOptions = {},
+): MilterNegotiated {
+  if (offer.version < MILTER_MIN_VERSION) {
+    throw new ParapetError(
+      'ERR_MILTER_PROTOCOL',
+      `MTA offers milter protocol version ${offer.version}; we need ${MILTER_MIN_VERSION} or later`,
+    );
+  }
+  // Postfix refuses a version above its own; libmilter answers its own version. min() is
+  // right for both.
+  const version = Math.min(offer.version, MILTER_MAX_VERSION);
+  const offeredProtocol = offer.protocol & protocolMaskFor(version);
+  const allowedActions = offer.actions & actionMaskFor(version);
+
+  let protocol = SKIPPED_STEPS & offeredProtocol;
+  const leadSpace =
+    (options.headerLeadingSpace ?? true) && (offeredProtocol & P.HeaderLeadingSpace) !== 0;
+  if (leadSpace) protocol |= P.HeaderLeadingSpace;
+
+  let actions = WANTED_ACTIONS & allowedActions;
+  const lists = options.symbolLists ?? [];
+  const sendLists = lists.length > 0 && (allowedActions & A.SetSymbolList) !== 0;
+  if (sendLists) actions |= A.SetSymbolList;
+
+  return {
+    version,
+    actions,
+    protocol,
+    headerLeadingSpace: leadSpace,
+    reply: { kind: 'optneg', version, actions, protocol, symbolLists: sendLists ? lists : [] },
+  };
+}
+
+/**
+ * The SMFIF_* action a modification needs. addRecipient with ESMTP args needs ADDRCPT_PAR;
+ * without args plain ADDRCPT.
+ */
+export function milterActionForModification(mod: Modification): number {
+  switch (mod.kind) {
+    case 'addHeader':
+      return A.AddHeaders;
+    case 'insertHeader':
+    case 'changeHeader':
+      return A.ChangeHeaders;
+    case 'addRecipient':
+      return Object.keys(mod.args).length > 0 ? A.AddRecipientWithArgs : A.AddRecipient;
+    case 'deleteRecipient':
+      return A.DeleteRecipient;
+    case 'changeSender':
+      return A.ChangeFrom;
+    case 'replaceBody':
+      return A.ChangeBody;
+  }
+}
+
+/**
+ * The modifications of a verdict the MTA did not allow. Called at end of message; a non-empty
+ * result means the verdict cannot be carried out as decided and the message is tempfailed.
+ */
+export function unsupportedModifications(
+  mods: readonly Modification[],
+  negotiated: Pick<MilterNegotiated, 'actions'>,
+): Modification[] {
+  return mods.filter((m) => (negotiated.actions & milterActionForModification(m)) === 0);
+}
