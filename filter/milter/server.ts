@@ -60,6 +60,11 @@ export interface MilterServerOptions {
   readonly headerLeadingSpace?: boolean;
   /** Macro lists to request from the MTA (v6 SETSYMLIST). Default none (MTA config applies). */
   readonly symbolLists?: readonly MilterSymbolList[];
+  /**
+   * On unix-socket connections, ask the MTA not to wait for replies to headers, end of
+   * headers and body chunks (see MilterNegotiationOptions.noReplyContent). Default true.
+   */
+  readonly noReplyOverUnixSocket?: boolean;
   /** Diagnostics sink (filter/log EventSink fits). */
   readonly onEvent?: MilterEventSink;
 }
@@ -75,6 +80,7 @@ export const MILTER_SERVER_DEFAULTS = Object.freeze({
   maxMessageBytes: 64 * 1024 * 1024,
   maxRecipients: 1000,
   unixSocketMode: 0o660,
+  noReplyOverUnixSocket: true,
 });
 
 /** How long a refused (over-cap) connection may live. */
@@ -146,6 +152,8 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
     socket.setNoDelay(true);
     socket.on('error', () => undefined); // surfaced through the read loop below
     const transport = socketTransport(socket);
+    // A unix-socket peer has no remote address.
+    const viaUnixSocket = socket.remoteAddress === undefined;
     const session = new MilterSession(transport, {
       pipeline: options.pipeline,
       messageTimeoutMs: cfg.messageTimeoutMs,
@@ -156,6 +164,7 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
       negotiation: {
         headerLeadingSpace: cfg.headerLeadingSpace ?? true,
         symbolLists: cfg.symbolLists ?? [],
+        noReplyContent: viaUnixSocket && cfg.noReplyOverUnixSocket,
       },
       ...(cfg.spoolMemoryBytes === undefined ? {} : { spoolMemoryBytes: cfg.spoolMemoryBytes }),
       ...(cfg.spoolDir === undefined ? {} : { spoolDir: cfg.spoolDir }),

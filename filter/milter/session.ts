@@ -41,6 +41,7 @@ import type { MilterFrameResult } from './frame-decoder.js';
 import {
   MILTER_CHUNK_BYTES,
   MilterCommandCode,
+  MilterProtocolFlag,
   decodeMilterCommand,
   encodeMilterReply,
   formatMilterReplyText,
@@ -207,6 +208,8 @@ export class MilterSession {
   #bodyStarted = false;
   /** The reply repeated to content commands in phase 'done' / 'refused'. */
   #finalReply: Buffer = REPLY_TEMPFAIL_INTERNAL;
+  /** Whether the MTA waits for a reply to the command being handled (SMFIP_NR_* flags). */
+  #replyDue = true;
   #inflight: AbortController | null = null;
   /** True while #decide owns the open message (it records the outcome itself). */
   #deciding = false;
@@ -306,6 +309,7 @@ export class MilterSession {
   }
 
   async #dispatch(cmd: MilterCommand): Promise<void> {
+    this.#replyDue = this.#replyExpected(cmd.kind);
     if (cmd.kind === 'macro') {
       this.#onMacro(cmd.stage, cmd.macros);
       return;
@@ -352,7 +356,7 @@ export class MilterSession {
         if (cmd.kind === 'optneg' || cmd.kind === 'connect') {
           return this.#protocolError(cmd, 'unexpected in a finished message');
         }
-        return this.#send(this.#finalReply);
+        return this.#replyDue ? this.#send(this.#finalReply) : undefined;
       case 'deciding':
       case 'closed':
         // Unreachable: frames are handled one at a time and a closed session ignores them.
@@ -377,10 +381,10 @@ export class MilterSession {
         return this.#onHeader(message, cmd.name, cmd.value);
       case 'eoh':
         this.#bodyStarted = true;
-        return this.#send(REPLY_CONTINUE);
+        return this.#continue();
       case 'body':
         this.#bodyStarted = true;
-        if (await this.#appendBody(message, cmd.chunk)) await this.#send(REPLY_CONTINUE);
+        if (await this.#appendBody(message, cmd.chunk)) await this.#continue();
         return;
       case 'eom':
         this.#bodyStarted = true;
@@ -508,7 +512,27 @@ export class MilterSession {
       'utf8',
     );
     message.headers.append(name, text, raw);
-    return this.#send(REPLY_CONTINUE);
+    return this.#continue();
+  }
+
+  /** SMFIR_CONTINUE for the current step, unless the MTA asked for no reply to it. */
+  #continue(): Promise<void> {
+    return this.#replyDue ? this.#send(REPLY_CONTINUE) : Promise.resolve();
+  }
+
+  /** False for the steps whose replies we negotiated away (SMFIP_NR_HDR/EOH/BODY). */
+  #replyExpected(kind: MilterCommand['kind']): boolean {
+    const protocol = this.#negotiated?.protocol ?? 0;
+    switch (kind) {
+      case 'header':
+        return (protocol & MilterProtocolFlag.NoReplyHeader) === 0;
+      case 'eoh':
+        return (protocol & MilterProtocolFlag.NoReplyEndOfHeaders) === 0;
+      case 'body':
+        return (protocol & MilterProtocolFlag.NoReplyBody) === 0;
+      default:
+        return true;
+    }
   }
 
   /** Writes a body chunk; on failure answers for the message and returns false. */
@@ -695,7 +719,9 @@ export class MilterSession {
         : REPLY_TEMPFAIL_INTERNAL;
     this.#finalReply = frame;
     this.#setPhase('done');
-    await this.#send(frame);
+    // Without a reply due (SMFIP_NR_*), the MTA hears the answer at its next step that waits
+    // for one (at the latest, end of message).
+    if (this.#replyDue) await this.#send(frame);
     await this.#finishMessage(verdict, disposition, errorCode);
   }
 

@@ -116,7 +116,9 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
     output: () => out,
     start: async () => {
       out = '';
-      const proc = spawn(process.execPath, [PARAPET_BIN, 'serve', 'policy'], {
+      // PARAPET_E2E_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service.
+      const nodeArgs = (process.env['PARAPET_E2E_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+      const proc = spawn(process.execPath, [...nodeArgs, PARAPET_BIN, 'serve', 'policy'], {
         env: { ...process.env, PARAPET_HOME: home, PARAPET_LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

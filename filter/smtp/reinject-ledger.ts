@@ -1,0 +1,195 @@
+/**
+ * The re-injection ledger: how the content filter keeps "exactly once" when it is killed
+ * between re-injecting a message and telling upstream Postfix so (decision 0004).
+ *
+ * Postfix's 10026 smtpd commits a message as soon as it has read the final "." — whether or
+ * not we live to read its 250 and pass a 250 upstream. If we die in that window, upstream
+ * Postfix retries a message that was already delivered. So, in the same event-loop turn in
+ * which the "." leaves this process, the ledger records the message's upstream fingerprint as
+ * *committed*; a later attempt with the same fingerprint (Postfix retrying the same queue file)
+ * is answered 250 at once, without delivering it again.
+ *
+ * - The record is appended with a synchronous write(2): it survives SIGKILL (the kernel holds
+ *   it) without an fsync per message. After a machine crash, records from the previous boot
+ *   that were never settled are dropped, so the worst case there is a duplicate, never a loss.
+ * - If the re-injection then fails (4xx, 5xx, timeout), the record is released and the retry
+ *   is re-injected normally.
+ * - Once upstream has clearly heard our 250 (its next command arrives), the record is settled
+ *   and forgotten, so the ledger holds only messages in flight and crash leftovers.
+ *
+ * The fingerprint covers the envelope and the exact header block upstream sent, which carries
+ * its Received header with its own queue id and time: a retry of the same queue file matches,
+ * two different messages never do.
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Message } from '../message/message.js';
+import { toParapetError } from '../errors.js';
+
+/** What the ledger knows about one upstream message. */
+export interface LedgerEntry {
+  /** Parapet id of the re-injected copy (its X-Parapet-Id). */
+  readonly id: string;
+  /** When the "." went out (ms since the epoch). */
+  readonly atMs: number;
+}
+
+export interface ReinjectLedgerOptions {
+  /** The append-only ledger file (under `$PARAPET_HOME/spool`). */
+  readonly path: string;
+  /** Unsettled records older than this are forgotten at open. Default 7 days (> Postfix's 5-day queue lifetime). */
+  readonly retentionMs?: number;
+  /** The current boot's id; default /proc/sys/kernel/random/boot_id. */
+  readonly bootId?: string;
+}
+
+/** The fingerprint of an upstream delivery attempt: envelope + exact header block + body size. */
+export function reinjectFingerprint(message: Message): string {
+  const hash = createHash('sha256');
+  const env = message.envelope;
+  hash.update(`${env.mailFrom?.address ?? ''}\n`);
+  for (const r of env.recipients) hash.update(`${r.address}\n`);
+  hash.update(`${message.body.size}\n`);
+  hash.update(message.headers.toBuffer());
+  return hash.digest('base64url');
+}
+
+function currentBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown-boot';
+  }
+}
+
+export class ReinjectLedger {
+  readonly #path: string;
+  readonly #bootId: string;
+  readonly #entries = new Map<string, LedgerEntry>();
+  /** Settle/release lines not yet written; they ride along with the next commit record. */
+  #pending = '';
+  #fd: number;
+  #linesInFile = 0;
+
+  private constructor(path: string, bootId: string, fd: number) {
+    this.#path = path;
+    this.#bootId = bootId;
+    this.#fd = fd;
+  }
+
+  /** Reads the ledger, drops what is stale or uncertain, compacts the file and opens it. */
+  static open(options: ReinjectLedgerOptions): ReinjectLedger {
+    const bootId = options.bootId ?? currentBootId();
+    const retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
+    try {
+      const entries = new Map<string, LedgerEntry>();
+      if (existsSync(options.path)) {
+        for (const line of readFileSync(options.path, 'utf8').split('\n')) {
+          const [kind, fp, id, at, boot] = line.split(' ');
+          if (fp === undefined || fp === '') continue;
+          if (kind === 'C' && id !== undefined) {
+            const atMs = Number(at);
+            // A record from before a machine crash may describe a "." whose message the MTA
+            // never synced: forget it (a duplicate is acceptable, a loss is not).
+            if (boot !== bootId || !(Date.now() - atMs < retentionMs)) continue;
+            entries.set(fp, { id, atMs });
+          } else if (kind === 'S' || kind === 'R') {
+            entries.delete(fp);
+          }
+        }
+      }
+      const compacted = [...entries].map(([fp, e]) => `C ${fp} ${e.id} ${e.atMs} ${bootId}\n`);
+      const tmp = `${options.path}.tmp`;
+      const tmpFd = openSync(tmp, 'w', 0o600);
+      writeSync(tmpFd, compacted.join(''));
+      fsyncSync(tmpFd);
+      closeSync(tmpFd);
+      renameSync(tmp, options.path);
+      const ledger = new ReinjectLedger(options.path, bootId, openSync(options.path, 'a', 0o600));
+      for (const [fp, e] of entries) ledger.#entries.set(fp, e);
+      ledger.#linesInFile = compacted.length;
+      return ledger;
+    } catch (err) {
+      throw toParapetError('ERR_SPOOL_IO', err);
+    }
+  }
+
+  /** The committed re-injection of this fingerprint, if an earlier attempt left one. */
+  lookup(fingerprint: string): LedgerEntry | null {
+    return this.#entries.get(fingerprint) ?? null;
+  }
+
+  /** Unsettled records held (messages in flight plus crash leftovers). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Records that the "." of `id` has left this process. Must be called in the same turn as
+   * that write, after it reached the kernel. Synchronous; throws ERR_SPOOL_IO.
+   */
+  commit(fingerprint: string, id: string): void {
+    const entry = { id, atMs: Date.now() };
+    this.#append(`C ${fingerprint} ${id} ${entry.atMs} ${this.#bootId}\n`, true);
+    this.#entries.set(fingerprint, entry);
+  }
+
+  /** The re-injection did not succeed: a retry must re-inject again. Written at once. */
+  release(fingerprint: string): void {
+    if (!this.#entries.delete(fingerprint)) return;
+    this.#append(`R ${fingerprint}\n`, true);
+  }
+
+  /** Upstream heard our 250: the record is no longer needed (written lazily). */
+  settle(fingerprint: string): void {
+    if (!this.#entries.delete(fingerprint)) return;
+    this.#append(`S ${fingerprint}\n`, false);
+  }
+
+  /** Writes pending lines and closes the file. */
+  close(): void {
+    if (this.#fd < 0) return;
+    if (this.#pending !== '') writeSync(this.#fd, this.#pending);
+    this.#pending = '';
+    closeSync(this.#fd);
+    this.#fd = -1;
+  }
+
+  #append(line: string, now: boolean): void {
+    if (this.#fd < 0) throw toParapetError('ERR_SPOOL_IO', new Error('ledger closed'));
+    this.#pending += line;
+    this.#linesInFile += 1;
+    if (!now && this.#pending.length < 16 * 1024) return;
+    try {
+      writeSync(this.#fd, this.#pending);
+    } catch (err) {
+      throw toParapetError('ERR_SPOOL_IO', err);
+    }
+    this.#pending = '';
+    if (this.#linesInFile > 100_000 && this.#linesInFile > 4 * this.#entries.size) this.#compact();
+  }
+
+  /** Rewrites the file with the live records only (keeps it small on a long-running node). */
+  #compact(): void {
+    const lines = [...this.#entries].map(
+      ([fp, e]) => `C ${fp} ${e.id} ${e.atMs} ${this.#bootId}\n`,
+    );
+    const tmp = `${this.#path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    writeSync(fd, lines.join(''));
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, this.#path);
+    closeSync(this.#fd);
+    this.#fd = openSync(this.#path, 'a', 0o600);
+    this.#linesInFile = lines.length;
+  }
+}
