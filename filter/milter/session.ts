@@ -523,16 +523,15 @@ export class MilterSession {
   /** False for the steps whose replies we negotiated away (SMFIP_NR_HDR/EOH/BODY). */
   #replyExpected(kind: MilterCommand['kind']): boolean {
     const protocol = this.#negotiated?.protocol ?? 0;
-    switch (kind) {
-      case 'header':
-        return (protocol & MilterProtocolFlag.NoReplyHeader) === 0;
-      case 'eoh':
-        return (protocol & MilterProtocolFlag.NoReplyEndOfHeaders) === 0;
-      case 'body':
-        return (protocol & MilterProtocolFlag.NoReplyBody) === 0;
-      default:
-        return true;
-    }
+    const flag =
+      kind === 'header'
+        ? MilterProtocolFlag.NoReplyHeader
+        : kind === 'eoh'
+          ? MilterProtocolFlag.NoReplyEndOfHeaders
+          : kind === 'body'
+            ? MilterProtocolFlag.NoReplyBody
+            : 0;
+    return (protocol & flag) === 0;
   }
 
   /** Writes a body chunk; on failure answers for the message and returns false. */

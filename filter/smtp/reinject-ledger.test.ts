@@ -22,7 +22,7 @@ test('fingerprints match for a retry of the same upstream message, differ otherw
 });
 
 test('a commit survives a crash (reopen in the same boot); settle and release forget it', async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, 'ledger');
     const first = ReinjectLedger.open({ path, bootId: 'boot-1' });
     first.commit('fp-a', 'id-a');
@@ -42,11 +42,12 @@ test('a commit survives a crash (reopen in the same boot); settle and release fo
     assert.equal(third.lookup('fp-c'), null);
     assert.equal(third.size, 1);
     third.close();
+    return Promise.resolve();
   });
 });
 
 test('after a machine crash (new boot id) unsettled commits are dropped: duplicate, never loss', async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, 'ledger');
     const before = ReinjectLedger.open({ path, bootId: 'boot-1' });
     before.commit('fp-a', 'id-a');
@@ -54,6 +55,7 @@ test('after a machine crash (new boot id) unsettled commits are dropped: duplica
     assert.equal(after.lookup('fp-a'), null);
     assert.equal(readFileSync(path, 'utf8'), '');
     after.close();
+    return Promise.resolve();
   });
 });
 
