@@ -21,3 +21,4 @@ export * from './quarantine/writer.js';
 export * from './milter/index.js';
 export * from './smtp/index.js';
 export * from './module-api/filter-module.js';
+export * from './module-api/standalone.js';
