@@ -17,6 +17,8 @@ export const FilterErrorCode = {
   ERR_SMTP_PROTOCOL: 'the SMTP client broke the protocol',
   ERR_SMTP_TIMEOUT: 'the SMTP client was idle for longer than idleTimeoutMs',
   ERR_REINJECT_FAILED: 'the re-injection MTA did not accept the message',
+  ERR_SMTP_LISTEN: 'the content-filter listener could not bind its address',
+  ERR_MODIFICATION_INVALID: 'a modification from policy is invalid (bad header name, injection)',
   ERR_SPOOL_IO: 'the body spool could not be written or read',
   ERR_SPOOL_SEALED: 'a body spool was written after it was sealed',
   ERR_MESSAGE_LIMIT: 'a message exceeded a configured limit (size, headers, recipients)',

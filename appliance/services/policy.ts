@@ -4,6 +4,7 @@
  * unix socket) and the after-queue content filter (127.0.0.1:10025 → 10026). Wiring only; the
  * logic lives in filter/.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   createMilterServer,
@@ -11,6 +12,7 @@ import {
   createSmtpFilterServer,
   MessageLog,
   QuarantineWriter,
+  ReinjectLedger,
   type MilterServer,
   type SmtpFilterServer,
 } from '../../filter/index.js';
@@ -43,6 +45,10 @@ export async function startPolicyService(
   });
   const spool = { spoolMemoryBytes: settings.spoolMemoryBytes, spoolDir: config.paths.spool };
   const listeners: string[] = [];
+  const ledger =
+    settings.smtpFilter === null
+      ? null
+      : ReinjectLedger.open({ path: join(config.paths.spool, 'reinject-ledger.log') });
   let milter: MilterServer | null = null;
   let smtp: SmtpFilterServer | null = null;
   try {
@@ -76,6 +82,7 @@ export async function startPolicyService(
         host: settings.smtpFilter.host,
         port: settings.smtpFilter.port,
         reinject: { host: settings.reinject.host, port: settings.reinject.port },
+        ...(ledger === null ? {} : { ledger }),
         maxSessions: settings.maxSessions,
         messageTimeoutMs: settings.messageTimeoutMs,
         maxMessageBytes: settings.maxMessageBytes,
@@ -89,6 +96,7 @@ export async function startPolicyService(
     }
   } catch (err) {
     await Promise.all([milter?.close(), smtp?.close()]);
+    ledger?.close();
     await messageLog.close();
     throw err;
   }
@@ -96,6 +104,7 @@ export async function startPolicyService(
     listeners,
     close: async () => {
       await Promise.all([milter?.close(), smtp?.close()]);
+      ledger?.close();
       await messageLog.close().catch((err: unknown) => {
         logger.error({ err }, 'message log close failed');
       });

@@ -22,10 +22,19 @@ export type EnvelopeCheck =
  * - `released`: the milter path told the MTA to continue delivery (accept/modify);
  * - `discarded`, `quarantined`, `rejected`: as decided;
  * - `tempfailed`: the MTA keeps the message (fault, or policy tempfail);
- * - `aborted`: the MTA or client went away before an answer.
+ * - `aborted`: the MTA or client went away before an answer;
+ * - `duplicate`: an MTA retry of a message already re-injected (decision 0005): answered
+ *   success, delivered nothing.
  */
 export type Disposition =
-  'reinjected' | 'released' | 'discarded' | 'quarantined' | 'rejected' | 'tempfailed' | 'aborted';
+  | 'reinjected'
+  | 'released'
+  | 'discarded'
+  | 'quarantined'
+  | 'rejected'
+  | 'tempfailed'
+  | 'aborted'
+  | 'duplicate';
 
 export interface Pipeline {
   /**

@@ -14,6 +14,12 @@ export {
   type SmtpFilterServerOptions,
 } from './server.js';
 export {
+  ReinjectLedger,
+  reinjectFingerprint,
+  type LedgerEntry,
+  type ReinjectLedgerOptions,
+} from './reinject-ledger.js';
+export {
   SmtpSession,
   DEFAULT_SMTP_SESSION_OPTIONS,
   resolveSmtpSessionOptions,

@@ -39,9 +39,12 @@ describe('ReinjectClient', () => {
     const connectionsBefore = mta.connections;
     const client = new ReinjectClient({ port });
     const m = await message('.one\r\ntwo\r\n..three\r\n');
+    let dotWritten = 0;
     const r1 = await client.reinject(m, {
       xforward: { ADDR: '192.0.2.1', NAME: null, HELO: 'h e' },
+      onEndOfDataWritten: () => dotWritten++,
     });
+    assert.equal(dotWritten, 1);
     const r2 = await client.reinject(m, {});
     assert.equal(r1.reply.code, 250);
     assert.match(r1.queueId ?? '', /^FAKE/);

@@ -66,6 +66,13 @@ export interface ReinjectSendOptions {
   readonly signal?: AbortSignal;
   /** Attributes for XFORWARD, sent only when the server advertises XFORWARD. */
   readonly xforward?: XforwardAttributes;
+  /**
+   * Called as soon as the final "." has been handed to the kernel (synchronously, inside the
+   * write, when it went through at once), i.e. from the moment the re-injection MTA will
+   * commit the message even if this process dies (exactly-once ledger, decision 0005). Must
+   * not throw.
+   */
+  readonly onEndOfDataWritten?: () => void;
 }
 
 /** The seam the session uses, so tests can replace re-injection. */
@@ -308,7 +315,13 @@ export class ReinjectClient implements MessageReinjector {
       );
     }
 
-    await sendDotStuffed(connection, message, this.#dataTimeoutMs, signal);
+    await sendDotStuffed(
+      connection,
+      message,
+      this.#dataTimeoutMs,
+      signal,
+      options.onEndOfDataWritten,
+    );
     const final = await connection.readReply(this.#dataTimeoutMs, signal, 'dot');
     connection.reusable = true;
     const reply = toSmtpReply(final);
@@ -388,6 +401,7 @@ async function sendDotStuffed(
   message: Message,
   dataTimeoutMs: number,
   signal: AbortSignal | undefined,
+  onEndOfDataWritten: (() => void) | undefined,
 ): Promise<void> {
   let atLineStart = true;
   let last = -1;
@@ -436,8 +450,13 @@ async function sendDotStuffed(
   const endsWithCrlf = beforeLast === CR && last === LF;
   const terminator = Buffer.from(endsWithCrlf ? '.\r\n' : '\r\n.\r\n');
   pending.push(terminator);
-  pendingBytes += terminator.length;
-  await flush();
+  // The hook runs when the "." has reached the kernel: from then on the MTA will commit the
+  // message even if this process dies (decision 0005), and not a moment earlier.
+  const drained = connection.write(
+    pending.length === 1 ? terminator : Buffer.concat(pending),
+    onEndOfDataWritten,
+  );
+  if (!drained) await connection.drained(dataTimeoutMs, signal);
 }
 
 function toSmtpReply(reply: ParsedReply): SmtpReply {
@@ -579,10 +598,29 @@ class ReinjectConnection {
     waiter?.reject(err);
   }
 
-  write(data: string | Buffer): boolean {
+  /**
+   * Writes to the socket. `onFlushed` runs once these bytes have been handed to the kernel:
+   * synchronously when write() got them all through at once, else from the write callback;
+   * never when the socket failed.
+   */
+  write(data: string | Buffer, onFlushed?: () => void): boolean {
     const socket = this.#socket;
     if (socket === null || this.#closedError !== null) return true;
-    return socket.write(data);
+    if (onFlushed === undefined) return socket.write(data);
+    let notified = false;
+    const notify = (): void => {
+      if (notified) return;
+      notified = true;
+      onFlushed();
+    };
+    const ok = socket.write(data, (err) => {
+      if (err == null) notify();
+    });
+    // Nothing left in our buffer: the kernel took every byte during write() itself. Notify in
+    // this same turn — the write callback only runs a tick (or a loop iteration) later, and a
+    // process killed in between would leave the ledger behind the MTA (decision 0005).
+    if (socket.writableLength === 0) notify();
+    return ok;
   }
 
   /** Waits for the next reply, at most `timeoutMs`; on timeout or abort destroys the connection. */

@@ -40,6 +40,8 @@ export interface LedgerEntry {
   readonly id: string;
   /** When the "." went out (ms since the epoch). */
   readonly atMs: number;
+  /** Upstream's queue id (XFORWARD IDENT), for people reading the ledger. */
+  readonly label: string;
 }
 
 export interface ReinjectLedgerOptions {
@@ -60,6 +62,10 @@ export function reinjectFingerprint(message: Message): string {
   hash.update(`${message.body.size}\n`);
   hash.update(message.headers.toBuffer());
   return hash.digest('base64url');
+}
+
+function commitLine(fingerprint: string, entry: LedgerEntry, bootId: string): string {
+  return `C ${fingerprint} ${entry.id} ${entry.atMs} ${bootId} ${entry.label}\n`;
 }
 
 function currentBootId(): string {
@@ -93,20 +99,20 @@ export class ReinjectLedger {
       const entries = new Map<string, LedgerEntry>();
       if (existsSync(options.path)) {
         for (const line of readFileSync(options.path, 'utf8').split('\n')) {
-          const [kind, fp, id, at, boot] = line.split(' ');
+          const [kind, fp, id, at, boot, label] = line.split(' ');
           if (fp === undefined || fp === '') continue;
           if (kind === 'C' && id !== undefined) {
             const atMs = Number(at);
             // A record from before a machine crash may describe a "." whose message the MTA
             // never synced: forget it (a duplicate is acceptable, a loss is not).
             if (boot !== bootId || !(Date.now() - atMs < retentionMs)) continue;
-            entries.set(fp, { id, atMs });
+            entries.set(fp, { id, atMs, label: label ?? '' });
           } else if (kind === 'S' || kind === 'R') {
             entries.delete(fp);
           }
         }
       }
-      const compacted = [...entries].map(([fp, e]) => `C ${fp} ${e.id} ${e.atMs} ${bootId}\n`);
+      const compacted = [...entries].map(([fp, e]) => commitLine(fp, e, bootId));
       const tmp = `${options.path}.tmp`;
       const tmpFd = openSync(tmp, 'w', 0o600);
       writeSync(tmpFd, compacted.join(''));
@@ -136,9 +142,10 @@ export class ReinjectLedger {
    * Records that the "." of `id` has left this process. Must be called in the same turn as
    * that write, after it reached the kernel. Synchronous; throws ERR_SPOOL_IO.
    */
-  commit(fingerprint: string, id: string): void {
-    const entry = { id, atMs: Date.now() };
-    this.#append(`C ${fingerprint} ${id} ${entry.atMs} ${this.#bootId}\n`, true);
+  commit(fingerprint: string, id: string, upstreamQueueId: string | null = null): void {
+    const label = (upstreamQueueId ?? '').replace(/\s/g, '');
+    const entry = { id, atMs: Date.now(), label };
+    this.#append(commitLine(fingerprint, entry, this.#bootId), true);
     this.#entries.set(fingerprint, entry);
   }
 
@@ -179,9 +186,7 @@ export class ReinjectLedger {
 
   /** Rewrites the file with the live records only (keeps it small on a long-running node). */
   #compact(): void {
-    const lines = [...this.#entries].map(
-      ([fp, e]) => `C ${fp} ${e.id} ${e.atMs} ${this.#bootId}\n`,
-    );
+    const lines = [...this.#entries].map(([fp, e]) => commitLine(fp, e, this.#bootId));
     const tmp = `${this.#path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     writeSync(fd, lines.join(''));

@@ -18,6 +18,7 @@ import {
   type ReinjectClientOptions,
 } from './reinject-client.js';
 import { SmtpSession, type SmtpSessionOptions } from './session.js';
+import type { ReinjectLedger } from './reinject-ledger.js';
 
 export interface SmtpFilterServerOptions extends SmtpSessionOptions {
   /** Decides each message and answers envelope checks. */
@@ -27,6 +28,8 @@ export interface SmtpFilterServerOptions extends SmtpSessionOptions {
    * close()), or a ready MessageReinjector owned by the caller. Default: 127.0.0.1:10026.
    */
   readonly reinject?: ReinjectClientOptions | MessageReinjector;
+  /** Exactly-once re-injection across crashes (decision 0005); owned by the caller. */
+  readonly ledger?: ReinjectLedger;
   /** Listen address. Default 127.0.0.1. */
   readonly host?: string;
   /** Listen port; 0 picks a free one. Default 10025. */
@@ -70,6 +73,7 @@ export async function createSmtpFilterServer(
   const {
     pipeline,
     reinject,
+    ledger,
     host = '127.0.0.1',
     port = 10025,
     maxSessions = 100,
@@ -102,6 +106,7 @@ export async function createSmtpFilterServer(
     const session = new SmtpSession(sessionOptions, {
       pipeline,
       reinjector,
+      ...(ledger === undefined ? {} : { ledger }),
       client: {
         address: socket.remoteAddress ?? null,
         port: socket.remotePort ?? null,

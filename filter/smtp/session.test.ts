@@ -244,3 +244,40 @@ describe('SmtpSession spooling', () => {
     assert.equal(reinjector.sent.length, 0);
   });
 });
+
+describe('SmtpSession events', () => {
+  it('emits smtp.reinject_failed with the stage when re-injection fails', async () => {
+    const { ReinjectError } = await import('./reinject-client.js');
+    const events: { event: string; fields: Readonly<Record<string, unknown>> }[] = [];
+    const pipeline = new FakePipeline();
+    const out: string[] = [];
+    const session = new SmtpSession(
+      { onEvent: (event, fields) => events.push({ event, fields }) },
+      {
+        pipeline,
+        reinjector: {
+          reinject: () =>
+            Promise.reject(new ReinjectError('rcpt', '550 no', smtpReply(550, '5.1.1', 'no'))),
+          close: () => Promise.resolve(),
+        },
+        client: { address: '127.0.0.1', port: 1, name: null },
+        transport: { write: (d) => out.push(d), close: () => undefined },
+      },
+    );
+    await session.start();
+    await session.feed(
+      Buffer.from('EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n\r\nbody\r\n.\r\n'),
+    );
+    assert.match(out.join(''), /451 4\.3\.0/);
+    assert.equal(events.length, 1);
+    const first = events[0];
+    assert.ok(first !== undefined);
+    assert.equal(first.event, 'smtp.reinject_failed');
+    assert.equal(first.fields['stage'], 'rcpt');
+    assert.equal(first.fields['code'], 'ERR_REINJECT_FAILED');
+    assert.deepEqual(
+      pipeline.outcomes.map((o) => [o.disposition, o.errorCode]),
+      [['tempfailed', 'ERR_REINJECT_FAILED']],
+    );
+  });
+});

@@ -31,6 +31,7 @@ import { BodySpool, type BodySpoolOptions } from '../message/body-spool.js';
 import { Message } from '../message/message.js';
 import { newParapetId } from '../message/message-id.js';
 import type { Disposition, EnvelopeStage, Pipeline } from '../pipeline/types.js';
+import { silentEvents, type EventSink } from '../log/events.js';
 import {
   CommandLineReader,
   parseSmtpCommand,
@@ -44,7 +45,13 @@ import {
 } from './command-parser.js';
 import { SmtpDataReader, type DataProblem, type DataReaderSummary } from './data-reader.js';
 import { formatSmtpReply, smtpReply, SmtpReplies, type SmtpReply } from './reply.js';
-import type { MessageReinjector, XforwardAttributes } from './reinject-client.js';
+import {
+  ReinjectError,
+  type MessageReinjector,
+  type XforwardAttributes,
+} from './reinject-client.js';
+import type { ReinjectResult } from './reinject-client.js';
+import { reinjectFingerprint, type ReinjectLedger } from './reinject-ledger.js';
 
 /** Limits and identity of a session. Every size is in bytes, every duration in milliseconds. */
 export interface SmtpSessionOptions {
@@ -68,11 +75,17 @@ export interface SmtpSessionOptions {
   readonly advertiseDsn?: boolean;
   /** Where message bodies are spooled. */
   readonly spool?: BodySpoolOptions;
+  /**
+   * Receives `smtp.reinject_failed` and `smtp.session_error` (filter/log/events.ts) for every
+   * message that was tempfailed by a fault. Must not throw or block. Default: dropped.
+   */
+  readonly onEvent?: EventSink;
 }
 
 /** The options with defaults applied. */
-export type ResolvedSmtpSessionOptions = Required<Omit<SmtpSessionOptions, 'spool'>> & {
+export type ResolvedSmtpSessionOptions = Required<Omit<SmtpSessionOptions, 'spool' | 'onEvent'>> & {
   readonly spool: BodySpoolOptions;
+  readonly onEvent: EventSink;
 };
 
 export const DEFAULT_SMTP_SESSION_OPTIONS: ResolvedSmtpSessionOptions = Object.freeze({
@@ -86,6 +99,7 @@ export const DEFAULT_SMTP_SESSION_OPTIONS: ResolvedSmtpSessionOptions = Object.f
   messageTimeoutMs: 300_000,
   advertiseDsn: true,
   spool: {},
+  onEvent: silentEvents,
 });
 
 /** Resolves options against DEFAULT_SMTP_SESSION_OPTIONS. */
@@ -111,6 +125,11 @@ export interface SmtpSessionDeps {
   readonly transport: SmtpSessionTransport;
   /** The TCP peer (Postfix's smtp client, usually 127.0.0.1). */
   readonly client: ClientInfo;
+  /**
+   * Exactly-once re-injection across crashes (decision 0005). Without it a policy service
+   * killed between the re-injection's "." and our 250 makes upstream deliver twice.
+   */
+  readonly ledger?: ReinjectLedger;
 }
 
 type SessionState = 'greeting' | 'command' | 'data' | 'closed';
@@ -141,11 +160,15 @@ export class SmtpSession {
   #processing = false;
   #feeding = false;
   #shutdownRequested = false;
+  readonly #ledger: ReinjectLedger | null;
+  /** Ledger record of the message we last answered 250; settled by the next command. */
+  #unsettled: string | null = null;
 
   constructor(options: SmtpSessionOptions, deps: SmtpSessionDeps) {
     this.#options = resolveSmtpSessionOptions(options);
     this.#pipeline = deps.pipeline;
     this.#reinjector = deps.reinjector;
+    this.#ledger = deps.ledger ?? null;
     this.#transport = deps.transport;
     this.#realClient = deps.client;
     this.#lines = new CommandLineReader(this.#options.maxLineBytes);
@@ -300,6 +323,12 @@ export class SmtpSession {
   }
 
   async #onCommand(command: SmtpCommand): Promise<void> {
+    // Upstream sent another command after our 250: it heard it, so a retry cannot follow.
+    // (Settling early can only ever cost a duplicate, never a loss.)
+    if (this.#unsettled !== null) {
+      this.#ledger?.settle(this.#unsettled);
+      this.#unsettled = null;
+    }
     switch (command.kind) {
       case 'helo':
         return this.#onHelo(command.verb, command.domain);
@@ -571,6 +600,20 @@ export class SmtpSession {
     }
     let delivered = message;
     let verdict: Verdict | null = null;
+    const ledger = this.#ledger;
+    const fingerprint = ledger === null ? null : reinjectFingerprint(message);
+    const earlier = fingerprint === null ? null : (ledger?.lookup(fingerprint) ?? null);
+    if (fingerprint !== null && earlier !== null) {
+      // Upstream retries a message whose re-injection we committed before we were cut off
+      // from answering it: it was delivered; say so again, deliver nothing (decision 0005).
+      this.#unsettled = fingerprint;
+      return {
+        reply: smtpReply(250, '2.0.0', `Ok: already queued (parapet ${earlier.id})`),
+        verdict: null,
+        disposition: 'duplicate',
+        delivered,
+      };
+    }
     // One controller per message, fired by the deadline or by the session ending. (Not
     // AbortSignal.any: on Node 20 it keeps dependents of the long-lived session signal.)
     const controller = new AbortController();
@@ -601,10 +644,29 @@ export class SmtpSession {
             // Policy removed every recipient: a deliberate discard.
             return { reply: SmtpReplies.accepted, verdict, disposition: 'discarded', delivered };
           }
-          const result = await this.#reinjector.reinject(delivered, {
-            signal,
-            ...(xforward === null ? {} : { xforward }),
-          });
+          const ledgerState = { committed: false };
+          const onEndOfDataWritten = (): void => {
+            if (ledger === null || fingerprint === null) return;
+            try {
+              ledger.commit(fingerprint, message.id, message.envelope.queueId);
+              ledgerState.committed = true;
+            } catch {
+              // Without the record a crash now can only cause a duplicate, never a loss.
+            }
+          };
+          let result: ReinjectResult;
+          try {
+            result = await this.#reinjector.reinject(delivered, {
+              signal,
+              onEndOfDataWritten,
+              ...(xforward === null ? {} : { xforward }),
+            });
+          } catch (err) {
+            // Not (or not surely) accepted downstream: a retry must be re-injected again.
+            if (ledgerState.committed && fingerprint !== null) ledger?.release(fingerprint);
+            throw err;
+          }
+          if (ledgerState.committed) this.#unsettled = fingerprint;
           const queued = result.queueId === null ? '' : ` as ${result.queueId}`;
           return {
             reply: smtpReply(250, '2.0.0', `Ok: queued${queued} (parapet ${message.id})`),
@@ -643,8 +705,19 @@ export class SmtpSession {
       }
     } catch (err) {
       // STYLE.md B5.3: every fault for this message is a tempfail, never an accept.
-      const code =
-        err instanceof ParapetError ? err.code : toParapetError('ERR_PIPELINE_FAILED', err).code;
+      const fault = err instanceof ParapetError ? err : toParapetError('ERR_PIPELINE_FAILED', err);
+      const code = fault.code;
+      this.#emit(err instanceof ReinjectError ? 'smtp.reinject_failed' : 'smtp.session_error', {
+        messageId: message.id,
+        code,
+        error: fault.message,
+        ...(err instanceof ReinjectError
+          ? {
+              stage: err.stage,
+              reply: err.reply === null ? null : formatSmtpReply(err.reply).trim(),
+            }
+          : {}),
+      });
       return {
         reply: SmtpReplies.tempfailInternal,
         verdict,
@@ -732,6 +805,17 @@ export class SmtpSession {
     } catch {
       // The contract says checkEnvelope never throws; if it does, fail to tempfail.
       return stage === 'connect' ? SmtpReplies.tempfailBusy : SmtpReplies.tempfailInternal;
+    }
+  }
+
+  #emit(
+    event: 'smtp.reinject_failed' | 'smtp.session_error',
+    fields: Record<string, unknown>,
+  ): void {
+    try {
+      this.#options.onEvent(event, { client: this.#realClient.address, ...fields });
+    } catch {
+      // An event sink must not throw; if it does, the reply is already decided.
     }
   }
 

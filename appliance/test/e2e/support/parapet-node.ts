@@ -156,6 +156,8 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
     },
     dispose: async () => {
       await node.kill();
+      // PARAPET_E2E_KEEP=1 keeps homes (message log, ledger) for a post-mortem.
+      if (process.env['PARAPET_E2E_KEEP'] === '1') return;
       await rm(home, { recursive: true, force: true });
     },
   };
