@@ -118,7 +118,9 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
       out = '';
       // PARAPET_E2E_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service.
       const nodeArgs = (process.env['PARAPET_E2E_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-      const proc = spawn(process.execPath, [...nodeArgs, PARAPET_BIN, 'serve', 'policy'], {
+      // PARAPET_E2E_NODE_BIN wraps the service (e.g. a script running strace).
+      const nodeBin = process.env['PARAPET_E2E_NODE_BIN'] ?? process.execPath;
+      const proc = spawn(nodeBin, [...nodeArgs, PARAPET_BIN, 'serve', 'policy'], {
         env: { ...process.env, PARAPET_HOME: home, PARAPET_LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
