@@ -22,3 +22,4 @@ export * from './milter/index.js';
 export * from './smtp/index.js';
 export * from './module-api/filter-module.js';
 export * from './module-api/standalone.js';
+export * as sieve from './policy/sieve/index.js';

@@ -95,8 +95,8 @@ class DefaultPipeline implements Pipeline {
       errorCode: null,
     };
     this.#runs.set(message, info);
-    const timer = timeoutSignal(this.#timeoutMs);
-    const deadline = AbortSignal.any([signal, timer.signal]);
+    const timer = timeoutSignal(this.#timeoutMs, signal);
+    const deadline = timer.signal;
     try {
       return await raceDeadline(this.#decide(message, deadline, info), deadline);
     } catch (err) {
@@ -178,8 +178,8 @@ class DefaultPipeline implements Pipeline {
       const scanners = this.#scanners.filter((s) => s.phase === phase);
       const results = await Promise.all(
         scanners.map(async (scanner) => {
-          const timer = timeoutSignal(scanner.timeoutMs);
-          const own = AbortSignal.any([signal, timer.signal]);
+          const timer = timeoutSignal(scanner.timeoutMs, signal);
+          const own = timer.signal;
           try {
             return await raceDeadline(scanner.scan(message, own), own);
           } catch (err) {
@@ -300,11 +300,21 @@ function deadlineError(signal: AbortSignal): ParapetError {
 }
 
 /**
- * A signal that aborts after `ms`. Unlike AbortSignal.timeout() its timer keeps the process
- * alive, so a deadline fires even when nothing else is pending; clear() it when done.
+ * A signal that aborts after `ms`, or when `parent` aborts. Unlike AbortSignal.timeout() its
+ * timer keeps the process alive, so a deadline fires even when nothing else is pending; and
+ * unlike AbortSignal.any() (slow, and on Node 20 it keeps its dependents alive) the link to
+ * the parent is removed by clear(). Always clear() it when done.
  */
-function timeoutSignal(ms: number): { signal: AbortSignal; clear: () => void } {
+function timeoutSignal(
+  ms: number,
+  parent: AbortSignal,
+): { signal: AbortSignal; clear: () => void } {
   const controller = new AbortController();
+  const onParentAbort = (): void => {
+    controller.abort(parent.reason);
+  };
+  if (parent.aborted) onParentAbort();
+  else parent.addEventListener('abort', onParentAbort, { once: true });
   const timer = setTimeout(() => {
     controller.abort(new ParapetError('ERR_PIPELINE_DEADLINE', `timed out after ${ms} ms`));
   }, ms);
@@ -312,6 +322,7 @@ function timeoutSignal(ms: number): { signal: AbortSignal; clear: () => void } {
     signal: controller.signal,
     clear: () => {
       clearTimeout(timer);
+      parent.removeEventListener('abort', onParentAbort);
     },
   };
 }
