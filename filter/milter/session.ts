@@ -210,6 +210,8 @@ export class MilterSession {
   #finalReply: Buffer = REPLY_TEMPFAIL_INTERNAL;
   /** Whether the MTA waits for a reply to the command being handled (SMFIP_NR_* flags). */
   #replyDue = true;
+  /** Macro frames arrived since Envelope.macros was last rebuilt. */
+  #macrosDirty = false;
   #inflight: AbortController | null = null;
   /** True while #decide owns the open message (it records the outcome itself). */
   #deciding = false;
@@ -427,6 +429,7 @@ export class MilterSession {
       name: cmd.hostname === '' ? null : cmd.hostname,
     };
     this.#envelope = createEnvelope(client);
+    this.#macrosDirty = true;
     this.#refreshMacros();
     if (this.#options.refuseWith !== undefined) {
       this.#refuse(this.#options.refuseWith);
@@ -458,6 +461,7 @@ export class MilterSession {
     const envelope = nextTransactionEnvelope(this.#envelope);
     envelope.mailFrom = envelopeAddressOf(args);
     this.#envelope = envelope;
+    this.#macrosDirty = true;
     this.#refreshMacros();
     this.#message = new Message({
       id: newParapetId(),
@@ -563,6 +567,7 @@ export class MilterSession {
 
   /** EOM: seal, run the pipeline under a deadline with progress replies, answer, record. */
   async #decide(message: Message): Promise<void> {
+    this.#refreshMacros();
     this.#setPhase('deciding');
     this.#deciding = true;
     try {
@@ -792,7 +797,8 @@ export class MilterSession {
     if (!MACRO_STAGE_ORDER.includes(stage)) return;
     // Each SMFIC_MACRO replaces the macros of its stage (libmilter semantics).
     this.#macros.set(stage, new Map(macros));
-    this.#refreshMacros();
+    // Postfix sends a macro frame before most commands: rebuild lazily, when a step reads them.
+    this.#macrosDirty = true;
   }
 
   /**
@@ -802,11 +808,16 @@ export class MilterSession {
   #clearMessageMacros(): void {
     this.#envelope = nextTransactionEnvelope(this.#envelope);
     for (const stage of MESSAGE_MACRO_STAGES) this.#macros.delete(stage);
-    this.#refreshMacros();
+    this.#macrosDirty = true;
   }
 
-  /** Rebuilds Envelope.macros and queueId from the per-stage macros (later stages win). */
+  /**
+   * Rebuilds Envelope.macros and queueId from the per-stage macros (later stages win), if any
+   * macro frame arrived since the last rebuild. Called by every step that reads the envelope.
+   */
   #refreshMacros(): void {
+    if (!this.#macrosDirty) return;
+    this.#macrosDirty = false;
     const target = this.#envelope.macros;
     target.clear();
     for (const stage of MACRO_STAGE_ORDER) {
