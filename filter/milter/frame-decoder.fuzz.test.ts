@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MilterFrameDecoder, type MilterFrameResult } from './frame-decoder.js';
-import { encodeMilterFrame } from './wire.js';
+import {
+  decodeMilterCommand,
+  encodeMilterCommand,
+  encodeMilterFrame,
+  type MilterCommand,
+} from './wire.js';
 
 /** Pushes `chunks` one by one, draining after each; returns everything `next()` produced. */
 function decodeChunks(maxFrameBytes: number, chunks: readonly Buffer[]): MilterFrameResult[] {
@@ -105,4 +110,39 @@ test('an announced length over the cap is refused at the 4th byte, at every boun
     ),
     { numRuns: 300 },
   );
+});
+
+test('a whole Postfix-like transcript split at every boundary gives the same commands', () => {
+  const commands: MilterCommand[] = [
+    { kind: 'optneg', version: 6, actions: 0x1ff, protocol: 0x1fffff },
+    {
+      kind: 'macro',
+      stage: 0x43,
+      macros: [
+        ['j', 'mta.example'],
+        ['{daemon_name}', 'smtpd'],
+      ],
+    },
+    { kind: 'connect', hostname: 'client', family: 'inet', port: 4000, address: '192.0.2.7' },
+    { kind: 'helo', name: 'client.example' },
+    { kind: 'mail', args: ['<a@example.org>', 'SIZE=120'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'header', name: 'Subject', value: Buffer.from(' hello\n\tfolded') },
+    { kind: 'eoh' },
+    { kind: 'body', chunk: Buffer.from('line one\r\n.line two\r\n') },
+    { kind: 'eom', chunk: Buffer.alloc(0) },
+    { kind: 'abort' },
+    { kind: 'quit' },
+  ];
+  const stream = Buffer.concat(commands.map((c) => encodeMilterCommand(c)));
+  const whole = decodeChunks(1024, [stream]).map((r) =>
+    r.kind === 'frame' ? decodeMilterCommand(r.frame) : r,
+  );
+  assert.deepEqual(whole, commands);
+  for (let at = 1; at < stream.length; at++) {
+    const split = decodeChunks(1024, [stream.subarray(0, at), stream.subarray(at)]).map((r) =>
+      r.kind === 'frame' ? decodeMilterCommand(r.frame) : r,
+    );
+    assert.deepEqual(split, commands, `split at byte ${at}`);
+  }
 });
