@@ -93,6 +93,15 @@ export class BodySpool {
     return Buffer.concat(parts).subarray(0, bytes);
   }
 
+  /**
+   * The sealed body's bytes when it never left memory (no copy), else null. Lets hot paths
+   * (re-injection of a small message) skip stream machinery; read-only.
+   */
+  memoryChunks(): readonly Buffer[] | null {
+    if (!this.#sealed || this.#path !== null) return null;
+    return this.#chunks;
+  }
+
   /** A fresh readable stream over the sealed body; can be called many times. */
   stream(): Readable {
     if (!this.#sealed) throw new ParapetError('ERR_SPOOL_IO', 'body spool read before seal');

@@ -9,6 +9,8 @@ import { HeaderList } from './header-list.js';
 import { BodySpool } from './body-spool.js';
 import { parseMime, type MimeView } from './mime.js';
 
+const CRLF = Buffer.from('\r\n');
+
 export class Message {
   /** The Parapet id (message-log key, X-Parapet-Id). */
   readonly id: string;
@@ -49,6 +51,16 @@ export class Message {
       })(),
       { objectMode: false },
     );
+  }
+
+  /**
+   * The whole message as pieces (header block, CRLF, body chunks) when the body is in memory,
+   * else null (use toStream()). No copies; read-only.
+   */
+  memoryPieces(): readonly Buffer[] | null {
+    const body = this.body.memoryChunks();
+    if (body === null) return null;
+    return [this.headers.toBuffer(), CRLF, ...body];
   }
 
   /** The whole message in memory. Only for bounded sizes (MIME parsing, tests). */

@@ -417,7 +417,8 @@ async function sendDotStuffed(
     pendingBytes = 0;
     if (!connection.write(out)) await connection.drained(dataTimeoutMs, signal);
   };
-  for await (const piece of message.toStream()) {
+  // A message whose body never left memory is walked directly, without stream machinery.
+  for await (const piece of message.memoryPieces() ?? message.toStream()) {
     const chunk = piece as Buffer;
     if (chunk.length === 0) continue;
     let from = 0;
