@@ -451,6 +451,9 @@ async function sendDotStuffed(
   const endsWithCrlf = beforeLast === CR && last === LF;
   const terminator = Buffer.from(endsWithCrlf ? '.\r\n' : '\r\n.\r\n');
   pending.push(terminator);
+  // Let earlier body writes reach the kernel first, so that the last write (with the ".")
+  // usually goes through within write() itself and the hook runs in that same turn.
+  await connection.flushed();
   // The hook runs when the "." has reached the kernel: from then on the MTA will commit the
   // message even if this process dies (decision 0005), and not a moment earlier.
   const drained = connection.write(
@@ -597,6 +600,21 @@ class ReinjectConnection {
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.reject(err);
+  }
+
+  /** Resolves once everything written so far has been handed to the kernel. */
+  flushed(): Promise<void> {
+    const socket = this.#socket;
+    if (socket === null || this.#closedError !== null || socket.writableLength === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      // The callback of an empty write runs after every earlier write completed (or failed;
+      // a failure surfaces through the reply that will not come).
+      socket.write(Buffer.alloc(0), () => {
+        resolve();
+      });
+    });
   }
 
   /**
