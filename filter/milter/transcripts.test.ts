@@ -435,6 +435,8 @@ async function runTranscript(file: string): Promise<void> {
       ? { tcp: { host: '127.0.0.1', port: 0 } }
       : { unixSocket: { path: join(tmp, 'milter.sock') } }),
     ...numeric,
+    // Most transcripts show a reply to every step; `option noReplyOverTcp 1` turns it on.
+    noReplyOverTcp: numeric['noReplyOverTcp'] === 1,
   };
   const server = await createMilterServer(serverOptions);
   const socket =
