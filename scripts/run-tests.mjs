@@ -25,8 +25,9 @@ const all = folders.flatMap((f) => walk(join(root, f), [])).sort();
 const selected = all.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 const isE2e = (f) => f.includes('/e2e/') || f.endsWith('.e2e.test.ts');
 const groups = [
-  { name: 'unit', files: selected.filter((f) => !isE2e(f)), concurrency: 2 },
-  { name: 'e2e', files: selected.filter(isE2e), concurrency: 1 },
+  // A per-test timeout, so that a hung test fails instead of eating the CI budget.
+  { name: 'unit', files: selected.filter((f) => !isE2e(f)), concurrency: 2, timeoutMs: 180_000 },
+  { name: 'e2e', files: selected.filter(isE2e), concurrency: 1, timeoutMs: 600_000 },
 ].filter((g) => g.files.length > 0 && (only === undefined || only === `--${g.name}`));
 
 let failed = false;
@@ -34,7 +35,14 @@ for (const group of groups) {
   console.log(`\n== ${group.name} tests: ${group.files.length} files ==`);
   const run = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${group.concurrency}`, ...group.files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${group.concurrency}`,
+      `--test-timeout=${group.timeoutMs}`,
+      ...group.files,
+    ],
     { cwd: root, stdio: 'inherit' },
   );
   if (run.status !== 0) failed = true;
