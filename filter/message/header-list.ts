@@ -23,6 +23,15 @@ export class HeaderList {
     return this.#fields.length;
   }
 
+  /** Bytes of the serialized header block, without building it. */
+  get byteLength(): number {
+    let total = 0;
+    for (const f of this.#fields) {
+      total += f.raw?.length ?? Buffer.byteLength(`${f.name}: ${f.value}\r\n`);
+    }
+    return total;
+  }
+
   /** All fields, in order. */
   all(): readonly HeaderField[] {
     return this.#fields;

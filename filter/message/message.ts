@@ -37,7 +37,7 @@ export class Message {
 
   /** Header bytes + empty line + body bytes. */
   get size(): number {
-    return this.headers.toBuffer().length + 2 + this.body.size;
+    return this.headers.byteLength + 2 + this.body.size;
   }
 
   /** The whole message as a stream: header block, CRLF, body. The body spool must be sealed. */

@@ -112,16 +112,9 @@ export class ReinjectLedger {
           }
         }
       }
-      const compacted = [...entries].map(([fp, e]) => commitLine(fp, e, bootId));
-      const tmp = `${options.path}.tmp`;
-      const tmpFd = openSync(tmp, 'w', 0o600);
-      writeSync(tmpFd, compacted.join(''));
-      fsyncSync(tmpFd);
-      closeSync(tmpFd);
-      renameSync(tmp, options.path);
-      const ledger = new ReinjectLedger(options.path, bootId, openSync(options.path, 'a', 0o600));
+      const ledger = new ReinjectLedger(options.path, bootId, -1);
       for (const [fp, e] of entries) ledger.#entries.set(fp, e);
-      ledger.#linesInFile = compacted.length;
+      ledger.#compact();
       return ledger;
     } catch (err) {
       throw toParapetError('ERR_SPOOL_IO', err);
@@ -184,7 +177,10 @@ export class ReinjectLedger {
     if (this.#linesInFile > 100_000 && this.#linesInFile > 4 * this.#entries.size) this.#compact();
   }
 
-  /** Rewrites the file with the live records only (keeps it small on a long-running node). */
+  /**
+   * Rewrites the file with the live records only (at open, and on a long-running node when
+   * settled lines pile up), then reopens it for appending.
+   */
   #compact(): void {
     const lines = [...this.#entries].map(([fp, e]) => commitLine(fp, e, this.#bootId));
     const tmp = `${this.#path}.tmp`;
@@ -193,7 +189,7 @@ export class ReinjectLedger {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, this.#path);
-    closeSync(this.#fd);
+    if (this.#fd >= 0) closeSync(this.#fd);
     this.#fd = openSync(this.#path, 'a', 0o600);
     this.#linesInFile = lines.length;
   }

@@ -20,6 +20,11 @@ export function isValidHeaderName(name: string): boolean {
   return /^[\x21-\x39\x3b-\x7e]+$/.test(name);
 }
 
+/** The strings of a string or string-list argument (empty for anything else). */
+export function stringArgValues(arg: CompiledNode['args'][number] | undefined) {
+  return arg?.kind === 'string' ? [arg.value] : arg?.kind === 'string-list' ? arg.values : [];
+}
+
 /** Compile-time check of constant header names in argument `i`. */
 export function checkHeaderNames(
   node: CompiledNode,
@@ -28,10 +33,7 @@ export function checkHeaderNames(
   what: string,
   allowEmpty = false,
 ): void {
-  const a = node.args[i];
-  if (a === undefined) return;
-  const list = a.kind === 'string' ? [a.value] : a.kind === 'string-list' ? a.values : [];
-  for (const s of list) {
+  for (const s of stringArgValues(node.args[i])) {
     if (allowEmpty && s.raw === '') continue;
     if (s.parts === null && !isValidHeaderName(s.raw)) {
       throw ctx.error(
@@ -221,9 +223,7 @@ const commands: SieveCommandDef[] = [
     matching: true,
     addressPart: true,
     validate: (node, ctx) => {
-      const a = node.args[0];
-      const list = a?.kind === 'string' ? [a.value] : a?.kind === 'string-list' ? a.values : [];
-      for (const s of list) {
+      for (const s of stringArgValues(node.args[0])) {
         if (s.parts === null && !ALLOWED_ADDRESS_HEADERS.has(s.raw.toLowerCase())) {
           throw ctx.error(
             'ERR_SIEVE_INVALID_VALUE',

@@ -4,6 +4,7 @@
 import { addressPartOf, parseEnvelopeAddress } from '../address.js';
 import { validateRegexKeys } from '../compiler.js';
 import type { SieveExtension } from '../extension-api.js';
+import { stringArgValues } from './core.js';
 
 const PARTS = new Set(['from', 'to']);
 
@@ -19,9 +20,7 @@ export const envelopeExtension: SieveExtension = {
       matching: true,
       addressPart: true,
       validate: (node, ctx) => {
-        const a = node.args[0];
-        const list = a?.kind === 'string' ? [a.value] : a?.kind === 'string-list' ? a.values : [];
-        for (const s of list) {
+        for (const s of stringArgValues(node.args[0])) {
           if (s.parts === null && !PARTS.has(s.raw.toLowerCase())) {
             throw ctx.error(
               'ERR_SIEVE_INVALID_VALUE',
