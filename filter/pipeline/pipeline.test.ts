@@ -94,7 +94,7 @@ test('quarantine is durable before the verdict and logged with its reason', asyn
           phase: 'content',
           timeoutMs: 100,
           onError: 'skip',
-          scan: () => Promise.resolve([{ symbol: 'GTUBE', score: 1000 }]),
+          scan: () => Promise.resolve({ findings: [{ symbol: 'GTUBE', score: 1000 }] }),
         },
       ],
       policy: ({ scan }) =>

@@ -7,7 +7,14 @@
 import type { Message } from '../message/message.js';
 import type { Envelope } from '../message/envelope.js';
 import type { Modification, Verdict } from '../actions/verdict.js';
-import type { Finding, ScanResult, Scanner, ScannerPhase } from '../scan/scanner.js';
+import {
+  combineScanOutputs,
+  DEFAULT_SPAM_THRESHOLD,
+  type ScannerOutput,
+  type ScanResult,
+  type Scanner,
+  type ScannerPhase,
+} from '../scan/scanner.js';
 import { SmtpReplies } from '../smtp/reply.js';
 import { ParapetError, toParapetError } from '../errors.js';
 import type { MessageLog } from '../log/message-log.js';
@@ -35,6 +42,8 @@ export interface PipelineOptions {
   /** Budget for scan + policy + actions of one message. Default 60 000 ms. */
   readonly messageTimeoutMs?: number;
   readonly events?: EventSink;
+  /** Spam threshold handed to policy with the score. Default 5. */
+  readonly spamThreshold?: number;
 }
 
 interface RunInfo {
@@ -60,6 +69,7 @@ class DefaultPipeline implements Pipeline {
   readonly #log: MessageLog | null;
   readonly #timeoutMs: number;
   readonly #events: EventSink;
+  readonly #spamThreshold: number;
   readonly #runs = new WeakMap<Message, RunInfo>();
 
   constructor(options: PipelineOptions) {
@@ -70,6 +80,7 @@ class DefaultPipeline implements Pipeline {
     this.#log = options.messageLog ?? null;
     this.#timeoutMs = options.messageTimeoutMs ?? 60_000;
     this.#events = options.events ?? silentEvents;
+    this.#spamThreshold = options.spamThreshold ?? DEFAULT_SPAM_THRESHOLD;
   }
 
   async checkEnvelope(stage: EnvelopeStage, envelope: Envelope): Promise<EnvelopeCheck> {
@@ -172,12 +183,12 @@ class DefaultPipeline implements Pipeline {
   }
 
   async #scan(message: Message, signal: AbortSignal): Promise<ScanResult> {
-    const findings: Finding[] = [];
+    const outputs: ScannerOutput[] = [];
     const skipped: string[] = [];
     for (const phase of PHASES) {
       const scanners = this.#scanners.filter((s) => s.phase === phase);
       const results = await Promise.all(
-        scanners.map(async (scanner) => {
+        scanners.map(async (scanner): Promise<ScannerOutput> => {
           const timer = timeoutSignal(scanner.timeoutMs, signal);
           const own = timer.signal;
           try {
@@ -191,16 +202,15 @@ class DefaultPipeline implements Pipeline {
             }
             this.#events('pipeline.scanner_failed', { scanner: scanner.name, error: String(err) });
             skipped.push(scanner.name);
-            return [{ symbol: 'SCANNER_FAILED', score: 0, evidence: scanner.name }];
+            return { findings: [{ symbol: 'SCANNER_FAILED', score: 0, evidence: scanner.name }] };
           } finally {
             timer.clear();
           }
         }),
       );
-      for (const list of results) findings.push(...list);
+      outputs.push(...results);
     }
-    const score = findings.reduce((sum, f) => sum + f.score, 0);
-    return { score, findings, skipped };
+    return combineScanOutputs(outputs, skipped, this.#spamThreshold);
   }
 
   async #act(message: Message, decision: PolicyDecision, scan: ScanResult): Promise<Verdict> {
