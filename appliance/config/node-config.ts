@@ -38,6 +38,26 @@ export interface PolicyServiceConfig {
   readonly drainTimeoutMs: number;
 }
 
+/** The IP Blocker service (Postfix policy delegation on 127.0.0.1:10040). */
+export interface IpBlockerServiceConfig {
+  readonly listen: HostPort;
+  /** What a local block entry answers. */
+  readonly blockAction: 'reject' | 'defer';
+  /** What bad recent reputation answers, or 'off'. */
+  readonly reputationAction: 'reject' | 'defer' | 'off';
+  /** What a DNSBL listing answers, or 'off'. */
+  readonly dnsblAction: 'reject' | 'defer' | 'off';
+  /** DNSBL zones to ask (none by default: an offline appliance must not wait on DNS). */
+  readonly dnsblZones: readonly string[];
+  /** Reputation window (ms), minimum messages, bad share and spam score. */
+  readonly reputation: {
+    readonly windowMs: number;
+    readonly minMessages: number;
+    readonly badRatio: number;
+    readonly spamThreshold: number;
+  };
+}
+
 export interface NodeConfig {
   readonly home: string;
   readonly nodeId: string;
@@ -47,8 +67,13 @@ export interface NodeConfig {
     readonly quarantine: string;
     readonly messageLog: string;
     readonly run: string;
+    /** The IP Blocker's local entries (JSON list). */
+    readonly ipblockList: string;
+    /** One JSON line per refused client. */
+    readonly ipblockLog: string;
   };
   readonly policy: PolicyServiceConfig;
+  readonly ipblocker: IpBlockerServiceConfig;
 }
 
 /** `$PARAPET_HOME`, else ./.parapet in a checkout, else /var/lib/parapet (CONTRACTS.md). */
@@ -75,6 +100,15 @@ const DEFAULT_POLICY: PolicyServiceConfig = {
   drainTimeoutMs: 30_000,
 };
 
+const DEFAULT_IPBLOCKER: IpBlockerServiceConfig = {
+  listen: { host: '127.0.0.1', port: 10040 },
+  blockAction: 'reject',
+  reputationAction: 'defer',
+  dnsblAction: 'reject',
+  dnsblZones: [],
+  reputation: { windowMs: 3_600_000, minMessages: 10, badRatio: 0.9, spamThreshold: 5 },
+};
+
 /** Loads (and on first use creates) the node's home layout, node id and settings. */
 export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
   const home = resolveParapetHome(env);
@@ -84,13 +118,18 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     quarantine: join(home, 'quarantine'),
     messageLog: join(home, 'log', 'message-log.jsonl'),
     run: join(home, 'run'),
+    ipblockList: join(home, 'config', 'ipblock.json'),
+    ipblockLog: join(home, 'log', 'ipblock.jsonl'),
   };
   for (const dir of [home, paths.config, paths.spool, paths.quarantine, paths.run]) {
     await mkdir(dir, { recursive: true, mode: 0o750 });
   }
   const nodeId = await readOrCreateNodeId(join(paths.config, 'node-id'));
   const file = join(paths.config, 'node.json');
-  let overrides: { policy?: Partial<PolicyServiceConfig> } = {};
+  let overrides: {
+    policy?: Partial<PolicyServiceConfig>;
+    ipblocker?: Partial<IpBlockerServiceConfig>;
+  } = {};
   if (existsSync(file)) {
     try {
       overrides = JSON.parse(await readFile(file, 'utf8')) as typeof overrides;
@@ -100,7 +139,39 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
   }
   const policy = { ...DEFAULT_POLICY, ...(overrides.policy ?? {}) };
   validatePolicyConfig(policy, file);
-  return Object.freeze({ home, nodeId, paths, policy: Object.freeze(policy) });
+  const ipblocker: IpBlockerServiceConfig = {
+    ...DEFAULT_IPBLOCKER,
+    ...(overrides.ipblocker ?? {}),
+    reputation: { ...DEFAULT_IPBLOCKER.reputation, ...(overrides.ipblocker?.reputation ?? {}) },
+  };
+  validateIpBlockerConfig(ipblocker, file);
+  return Object.freeze({
+    home,
+    nodeId,
+    paths,
+    policy: Object.freeze(policy),
+    ipblocker: Object.freeze(ipblocker),
+  });
+}
+
+function validateIpBlockerConfig(c: IpBlockerServiceConfig, file: string): void {
+  const bad = (what: string): never => {
+    throw new ParapetError('ERR_CONFIG_INVALID', `${file}: ipblocker.${what}`);
+  };
+  if (!Number.isInteger(c.listen.port) || c.listen.port < 0 || c.listen.port > 65535) {
+    bad('listen.port must be a port number');
+  }
+  if (!['reject', 'defer'].includes(c.blockAction)) bad('blockAction must be reject or defer');
+  for (const key of ['reputationAction', 'dnsblAction'] as const) {
+    if (!['reject', 'defer', 'off'].includes(c[key])) bad(`${key} must be reject, defer or off`);
+  }
+  if (!Array.isArray(c.dnsblZones) || c.dnsblZones.some((z) => typeof z !== 'string')) {
+    bad('dnsblZones must be a list of zone names');
+  }
+  const r = c.reputation;
+  if (!(r.windowMs > 0 && r.minMessages >= 1 && r.badRatio > 0 && r.badRatio <= 1)) {
+    bad('reputation needs windowMs > 0, minMessages >= 1, 0 < badRatio <= 1');
+  }
 }
 
 function validatePolicyConfig(p: PolicyServiceConfig, file: string): void {

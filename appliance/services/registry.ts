@@ -18,7 +18,10 @@ export const SERVICES = {
   rpcui: notYet('rpcui'),
   scheduler: notYet('scheduler'),
   queue: notYet('queue'),
-  ipblocker: notYet('ipblocker'),
+  ipblocker: async (): Promise<void> => {
+    const { runIpBlockerServiceUntilSignal } = await import('./ipblocker.js');
+    await runIpBlockerServiceUntilSignal();
+  },
   antivirus: notYet('antivirus'),
 } as const;
 

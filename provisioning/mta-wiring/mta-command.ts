@@ -23,6 +23,8 @@ interface ConfigurePostfixFlags {
   readonly reinjectAddress: string;
   readonly milterAddress: string;
   readonly serviceName: string;
+  /** host:port, or false with --no-ipblocker. */
+  readonly ipblocker: string | false;
   readonly reload?: boolean;
   readonly json?: boolean;
 }
@@ -62,6 +64,7 @@ async function runConfigurePostfix(flags: ConfigurePostfixFlags): Promise<void> 
     reinjectAddress: flags.reinjectAddress,
     milterAddress: flags.milterAddress,
     serviceName: flags.serviceName,
+    ipblockerAddress: flags.ipblocker === false ? null : flags.ipblocker,
   };
   try {
     const report =
@@ -117,6 +120,12 @@ export function registerMtaCommands(program: Command): void {
     )
     .option('--milter-address <inet:host:port|unix:/path>', "Parapet's milter", d.milterAddress)
     .option('--service-name <name>', 'master.cf transport name', d.serviceName)
+    .option(
+      '--ipblocker <host:port>',
+      'IP Blocker (policy delegation) checked first in smtpd_client_restrictions',
+      d.ipblockerAddress,
+    )
+    .option('--no-ipblocker', 'do not wire the IP Blocker (and remove an earlier wiring)')
     .option('--reload', 'run postfix reload afterwards if Postfix is running')
     .option('--json', 'print the report as JSON')
     .exitOverride(exitWithContractCode)

@@ -243,3 +243,61 @@ describe('milter lists', () => {
     assert.equal(removeMilter('inet:127.0.0.1:3366', 'inet:127.0.0.1:3366'), undefined);
   });
 });
+
+describe('IP Blocker wiring (real postconf)', { skip }, () => {
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('both modes put the check first and keep the administrator’s restrictions', async () => {
+    const dir = freshConfigDir();
+    postconf(
+      dir,
+      '-e',
+      'smtpd_client_restrictions=permit_mynetworks, reject_unknown_client_hostname',
+    );
+    await configurePostfix({ configDir: dir });
+    const wired = param(dir, 'smtpd_client_restrictions');
+    assert.equal(
+      wired,
+      'check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO, try_limit=1, timeout=10s }, permit_mynetworks, reject_unknown_client_hostname',
+    );
+    if (existsSync('/usr/sbin/postfix')) {
+      execFileSync('/usr/sbin/postfix', ['-c', dir, 'check'], { stdio: 'pipe' });
+    }
+    const first = snapshot(dir);
+    await configurePostfix({ configDir: dir, mode: 'milter' });
+    assert.equal(param(dir, 'smtpd_client_restrictions'), wired);
+    assert.deepEqual((await configurePostfix({ configDir: dir, mode: 'milter' })).changes, []);
+    await configurePostfix({ configDir: dir });
+    assert.deepEqual(snapshot(dir), first);
+  });
+
+  test('undo and --no-ipblocker remove only our element; a moved address replaces the old', async () => {
+    const dir = freshConfigDir();
+    postconf(dir, '-e', 'smtpd_client_restrictions=permit_mynetworks');
+    await configurePostfix({ configDir: dir, ipblockerAddress: '127.0.0.1:10041' });
+    assert.match(
+      param(dir, 'smtpd_client_restrictions'),
+      /^check_policy_service \{ inet:127\.0\.0\.1:10041,/,
+    );
+    await configurePostfix({ configDir: dir });
+    const value = param(dir, 'smtpd_client_restrictions');
+    assert.equal(value.split('check_policy_service').length, 2, value);
+    assert.match(value, /inet:127\.0\.0\.1:10040/);
+    await configurePostfix({ configDir: dir, ipblockerAddress: null });
+    assert.equal(param(dir, 'smtpd_client_restrictions'), 'permit_mynetworks');
+    await configurePostfix({ configDir: dir });
+    await undoPostfix({ configDir: dir });
+    assert.equal(param(dir, 'smtpd_client_restrictions'), 'permit_mynetworks');
+  });
+
+  test('an empty list is unset again by undo', async () => {
+    const dir = freshConfigDir();
+    const original = snapshot(dir);
+    await configurePostfix({ configDir: dir, mode: 'milter' });
+    assert.match(param(dir, 'smtpd_client_restrictions'), /^check_policy_service/);
+    await undoPostfix({ configDir: dir });
+    assert.deepEqual(snapshot(dir), original);
+  });
+});

@@ -50,6 +50,7 @@ export const POSTFIX_WIRING_DEFAULTS = {
    * and clamd busy without queueing work inside it; raise it with the filter's session cap.
    */
   filterProcessLimit: 10,
+  ipblockerAddress: '127.0.0.1:10040',
 } as const;
 
 /** Options of {@link configurePostfix} and {@link undoPostfix}; all optional. */
@@ -68,6 +69,12 @@ export interface PostfixWiringOptions {
   readonly serviceName?: string;
   /** Max processes of the transport (see {@link POSTFIX_WIRING_DEFAULTS}); default 10. */
   readonly filterProcessLimit?: number;
+  /**
+   * The IP Blocker's policy delegation address `host:port` (default 127.0.0.1:10040), wired
+   * as the first `smtpd_client_restrictions` element in both modes; null leaves it out (and
+   * removes an earlier wiring).
+   */
+  readonly ipblockerAddress?: string | null;
   /** postconf binary; default found in /usr/sbin, /usr/bin or PATH. */
   readonly postconfPath?: string;
 }
@@ -83,6 +90,8 @@ export interface ResolvedWiringOptions {
   readonly milterAddress: string;
   readonly serviceName: string;
   readonly filterProcessLimit: number;
+  /** `inet:host:port` of the IP Blocker, or null when it is not wired. */
+  readonly ipblockerAddress: string | null;
 }
 
 /** One edit, for the CLI to print: `undefined` means unset (main.cf) or absent (master.cf). */
@@ -182,7 +191,72 @@ export function resolveWiringOptions(options: PostfixWiringOptions = {}): Resolv
     milterAddress: validateMilterAddress(options.milterAddress ?? d.milterAddress),
     serviceName,
     filterProcessLimit: limit,
+    ipblockerAddress: resolveIpBlocker(options.ipblockerAddress),
   };
+}
+
+function resolveIpBlocker(value: string | null | undefined): string | null {
+  if (value === null) return null;
+  const hp = parseHostPort(value ?? POSTFIX_WIRING_DEFAULTS.ipblockerAddress, 'ipblocker address');
+  return `inet:${hp.host}:${String(hp.port)}`;
+}
+
+/** The main.cf list the IP Blocker check goes into. */
+export const IPBLOCKER_LIST_KEY = 'smtpd_client_restrictions';
+
+/**
+ * The restriction that asks the IP Blocker. Per-service settings (Postfix ≥ 3.0): an
+ * unreachable IP Blocker answers DUNNO at once, so its outage never stops or slows mail.
+ */
+export function ipblockerRestriction(address: string): string {
+  return `check_policy_service { ${address}, ${IPBLOCKER_SETTINGS} }`;
+}
+
+const IPBLOCKER_SETTINGS = 'default_action=DUNNO, try_limit=1, timeout=10s';
+
+/**
+ * A restriction list without Parapet's IP Blocker checks: `check_policy_service` elements
+ * with exactly Parapet's per-service settings (that is how a run recognises its own, for any
+ * address), and any other `check_policy_service` element that asks `address`.
+ */
+export function removeIpBlocker(list: string | undefined, address?: string): string | undefined {
+  const items = splitMilterList(list ?? '');
+  const out: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] ?? '';
+    const next = items[i + 1];
+    if (item === 'check_policy_service' && next !== undefined) {
+      const settings = next.startsWith('{')
+        ? splitMilterList(next.slice(1, -1)).slice(1).join(', ')
+        : null;
+      if (settings === IPBLOCKER_SETTINGS || milterElementAddress(next) === address) {
+        i++;
+        continue;
+      }
+    }
+    out.push(item);
+  }
+  return out.length === 0 ? undefined : out.join(', ');
+}
+
+/** A restriction list with the IP Blocker check first (existing elements kept in order). */
+export function addIpBlocker(list: string | undefined, address: string): string {
+  const rest = removeIpBlocker(list, address);
+  return rest === undefined
+    ? ipblockerRestriction(address)
+    : `${ipblockerRestriction(address)}, ${rest}`;
+}
+
+/** Plans the IP Blocker wiring (or its removal when `address` is null). */
+function planIpBlocker(s: WiringSession, wanted: string | null): void {
+  const before = s.main.get(IPBLOCKER_LIST_KEY);
+  const list = wanted === null ? removeIpBlocker(before, undefined) : addIpBlocker(before, wanted);
+  // postconf -n prints the list as written; compare element-wise so a second run is a no-op.
+  const same = (a: string | undefined, b: string | undefined): boolean =>
+    splitMilterList(a ?? '').join(',') === splitMilterList(b ?? '').join(',');
+  if (same(list, before)) return;
+  if (list === undefined) s.unsetMain(IPBLOCKER_LIST_KEY);
+  else s.setMain(IPBLOCKER_LIST_KEY, list);
 }
 
 /** main.cf settings of content-filter mode. */
@@ -544,6 +618,7 @@ export async function configurePostfix(options: PostfixWiringOptions = {}): Prom
     for (const key of MILTER_LIST_KEYS) s.setMain(key, addMilter(s.main.get(key), o.milterAddress));
     for (const [key, value] of Object.entries(milterMainCf())) s.setMain(key, value);
   }
+  planIpBlocker(s, o.ipblockerAddress);
   await s.apply();
   return { configDir: o.configDir, action: o.mode, changes: s.changes };
 }
@@ -558,6 +633,7 @@ export async function undoPostfix(options: PostfixWiringOptions = {}): Promise<W
   const s = await WiringSession.open(o, options.postconfPath);
   planRemoveContentFilter(s, o, new Set());
   planRemoveMilter(s, o);
+  planIpBlocker(s, null);
   await s.apply();
   return { configDir: o.configDir, action: 'undo', changes: s.changes };
 }

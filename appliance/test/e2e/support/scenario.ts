@@ -30,6 +30,8 @@ export interface ScenarioOptions {
   readonly mainCf?: Readonly<Record<string, string>>;
   /** Extra node.json policy settings. */
   readonly policy?: Readonly<Record<string, unknown>>;
+  /** Wire Postfix to an IP Blocker on this loopback port; default: not wired. */
+  readonly ipblockerPort?: number;
 }
 
 export async function startScenario(
@@ -85,6 +87,9 @@ export async function startScenario(
         '--config-dir',
         postfix.configDir,
         ...wiring,
+        ...(options.ipblockerPort === undefined
+          ? ['--no-ipblocker']
+          : ['--ipblocker', `127.0.0.1:${String(options.ipblockerPort)}`]),
       ]);
       if (configured.code !== 0) {
         throw new Error(`parapet mta configure failed: ${configured.stderr}${configured.stdout}`);
