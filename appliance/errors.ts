@@ -3,8 +3,12 @@ export const ApplianceErrorCode = {
   ERR_CONFIG_INVALID: 'the node configuration file is not valid JSON or has an invalid value',
   ERR_SERVICE_UNKNOWN: 'no such service, or the service is not available in this version',
   ERR_SERVICE_LISTEN_FAILED: 'a service could not listen on its configured address',
-  ERR_ANTIVIRUS_START_FAILED: 'clamd could not be set up or started, or did not answer PING in time',
+  ERR_ANTIVIRUS_START_FAILED:
+    'clamd could not be set up or started, or did not answer PING in time',
   ERR_ANTIVIRUS_EXITED: 'clamd exited while the antivirus service was running',
+  ERR_SUPERVISOR: 'pm2 (the service supervisor) failed to start, list or control a service',
+  ERR_NODE_NOT_RUNNING: 'the command needs a running node (parapet start)',
+  ERR_SERVICE_USER: 'the dedicated service user could not be created or given the home directory',
   ERR_NOT_FOUND: 'the entry, message or object named on the command line does not exist',
   ERR_INPUT_UNREADABLE: 'a file or directory named on the command line could not be read',
   ERR_POLICY_INVALID: 'a Sieve policy script does not compile (errors as FILE:LINE:COLUMN)',

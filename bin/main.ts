@@ -36,4 +36,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: some libraries (pm2's client) leave work behind that would keep a finished
+// command alive. stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
+process.exit(await main(process.argv.slice(2)));

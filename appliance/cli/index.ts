@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { registerServeCommand } from './serve-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerIpBlockCommands } from './ipblock-command.js';
+import { registerServiceCommands } from './service-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
   registerStartCommand(program);
   registerServeCommand(program);
   registerIpBlockCommands(program);
+  registerServiceCommands(program);
 }

@@ -15,6 +15,6 @@ export function registerServeCommand(program: Command): void {
       if (!(name in SERVICES)) {
         throw new ParapetError('ERR_SERVICE_UNKNOWN', `unknown service '${name}'`);
       }
-      await SERVICES[name as ServiceName]();
+      await SERVICES[name as ServiceName].run();
     });
 }

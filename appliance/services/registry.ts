@@ -1,28 +1,54 @@
 /**
  * The services a node runs (ARCHITECTURE.md "One node"), by the name `parapet serve` takes.
- * Each entry starts the service in this process and resolves once it has stopped cleanly.
+ * Each entry starts the service in this process and resolves once it has stopped cleanly;
+ * `supervised` ones are what `parapet start` runs under pm2.
  */
 import { ParapetError } from '../../filter/index.js';
 
-const notYet = (name: string) => (): Promise<void> =>
-  Promise.reject(
-    new ParapetError('ERR_SERVICE_UNKNOWN', `service '${name}' is not available in this version`),
-  );
+interface ServiceEntry {
+  readonly description: string;
+  /** Runs the service in this process until SIGTERM/SIGINT. */
+  readonly run: () => Promise<void>;
+  /** Started by `parapet start` (false: not available in this version). */
+  readonly supervised: boolean;
+}
+
+const notYet = (name: string, description: string): ServiceEntry => ({
+  description,
+  supervised: false,
+  run: () =>
+    Promise.reject(
+      new ParapetError('ERR_SERVICE_UNKNOWN', `service '${name}' is not available in this version`),
+    ),
+});
 
 export const SERVICES = {
-  policy: async (): Promise<void> => {
-    const { runPolicyServiceUntilSignal } = await import('./policy.js');
-    await runPolicyServiceUntilSignal();
+  policy: {
+    description: 'data plane: milter 3366, content filter 10025 → 10026',
+    supervised: true,
+    run: async () => {
+      const { runPolicyServiceUntilSignal } = await import('./policy.js');
+      await runPolicyServiceUntilSignal();
+    },
   },
-  manager: notYet('manager'),
-  rpcui: notYet('rpcui'),
-  scheduler: notYet('scheduler'),
-  queue: notYet('queue'),
-  ipblocker: async (): Promise<void> => {
-    const { runIpBlockerServiceUntilSignal } = await import('./ipblocker.js');
-    await runIpBlockerServiceUntilSignal();
+  ipblocker: {
+    description: 'IP Blocker: Postfix policy delegation on 10040',
+    supervised: true,
+    run: async () => {
+      const { runIpBlockerServiceUntilSignal } = await import('./ipblocker.js');
+      await runIpBlockerServiceUntilSignal();
+    },
   },
-  antivirus: notYet('antivirus'),
-} as const;
+  manager: notYet('manager', 'Manager web interface on 18080'),
+  rpcui: notYet('rpcui', 'End User and Groups web interfaces on 28443'),
+  scheduler: notYet('scheduler', 'scheduled jobs'),
+  queue: notYet('queue', 'Queue Runner: outbound mail'),
+  antivirus: notYet('antivirus', 'clamd with the node’s configuration'),
+} as const satisfies Record<string, ServiceEntry>;
 
 export type ServiceName = keyof typeof SERVICES;
+
+/** The services `parapet start` supervises, in start order. */
+export function supervisedServices(): ServiceName[] {
+  return (Object.keys(SERVICES) as ServiceName[]).filter((n) => SERVICES[n].supervised);
+}
