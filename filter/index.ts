@@ -23,3 +23,4 @@ export * from './smtp/index.js';
 export * from './module-api/filter-module.js';
 export * from './module-api/standalone.js';
 export * as sieve from './policy/sieve/index.js';
+export * as policy from './policy/index.js';

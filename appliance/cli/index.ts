@@ -3,6 +3,8 @@ import { registerServeCommand } from './serve-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerIpBlockCommands } from './ipblock-command.js';
 import { registerServiceCommands } from './service-command.js';
+import { registerPolicyCommands } from './policy-command.js';
+import { registerListCommands } from './list-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -10,4 +12,6 @@ export function registerApplianceCommands(program: Command): void {
   registerServeCommand(program);
   registerIpBlockCommands(program);
   registerServiceCommands(program);
+  registerPolicyCommands(program);
+  registerListCommands(program);
 }

@@ -20,7 +20,33 @@ export type PolicyDecision = (
 ) & {
   /** The rule that decided ("policy.sieve:12"), for the message log. */
   readonly rule?: string;
+  /**
+   * Messages policy wants sent besides (or instead of) this one: redirects, copies, vacation
+   * replies, notices. The caller hands them to the outbound queue after the verdict is durable.
+   */
+  readonly outbound?: readonly OutboundMessage[];
 };
+
+/** A message policy asks to send (filter/policy/host.ts builds them; appliance/queue sends). */
+export interface OutboundMessage {
+  /** redirect (Sieve), copy (copyto), vacation (RFC 5230 reply), notice (sendnotice). */
+  readonly kind: 'redirect' | 'copy' | 'vacation' | 'notice';
+  /** Envelope sender; "" is the null sender <> (vacation replies and notices use it). */
+  readonly sender: string;
+  readonly recipients: readonly string[];
+  /** The original message as received, or a new message composed by policy. */
+  readonly content:
+    | { readonly kind: 'original' }
+    | {
+        readonly kind: 'composed';
+        /** Header fields in order (values already RFC 2047-encoded where needed). */
+        readonly headers: readonly { readonly name: string; readonly value: string }[];
+        /** Plain-text body (UTF-8, LF or CRLF line ends). */
+        readonly text: string;
+      };
+  /** The rule that asked for it ("policy.sieve:12"). */
+  readonly rule: string;
+}
 
 export interface PolicyInput {
   readonly message: Message;
