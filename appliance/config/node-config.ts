@@ -36,6 +36,11 @@ export interface PolicyServiceConfig {
   readonly maxSessions: number;
   /** How long SIGTERM waits for in-flight messages before closing. */
   readonly drainTimeoutMs: number;
+  /**
+   * 'sieve' (default): the active Sieve policy (config/policy.sieve, else the shipped
+   * default). 'accept-all': deliver everything unchanged (data-plane tests and benchmarks).
+   */
+  readonly policyEngine: 'sieve' | 'accept-all';
 }
 
 /** The IP Blocker service (Postfix policy delegation on 127.0.0.1:10040). */
@@ -98,6 +103,7 @@ const DEFAULT_POLICY: PolicyServiceConfig = {
   maxRecipients: 1000,
   maxSessions: 200,
   drainTimeoutMs: 30_000,
+  policyEngine: 'sieve',
 };
 
 const DEFAULT_IPBLOCKER: IpBlockerServiceConfig = {
@@ -175,6 +181,12 @@ function validateIpBlockerConfig(c: IpBlockerServiceConfig, file: string): void 
 }
 
 function validatePolicyConfig(p: PolicyServiceConfig, file: string): void {
+  if (!(['sieve', 'accept-all'] as const satisfies readonly string[]).includes(p.policyEngine)) {
+    throw new ParapetError(
+      'ERR_CONFIG_INVALID',
+      `${file}: policyEngine must be sieve or accept-all`,
+    );
+  }
   const ports = [p.milterTcp?.port, p.smtpFilter?.port, p.reinject.port];
   for (const port of ports) {
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {

@@ -11,13 +11,17 @@ import {
   createPipeline,
   createSmtpFilterServer,
   MessageLog,
+  acceptAllPolicy,
+  policy as policyApi,
   QuarantineWriter,
   ReinjectLedger,
   type MilterServer,
+  type PolicyHook,
   type SmtpFilterServer,
 } from '../../filter/index.js';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { createServiceLogger, eventSinkFor } from '../log/logger.js';
+import { loadActivePolicy, policyStamp } from '../config/active-policy.js';
 import { waitForStopSignal } from './signals.js';
 
 export interface RunningPolicyService {
@@ -37,7 +41,9 @@ export async function startPolicyService(
     path: config.paths.messageLog,
     nodeId: config.nodeId,
   });
+  const policy = await startPolicyReloader(config, logger);
   const pipeline = createPipeline({
+    policy: policy.hook,
     messageLog,
     quarantine: new QuarantineWriter({ dir: config.paths.quarantine }),
     messageTimeoutMs: settings.messageTimeoutMs,
@@ -95,19 +101,82 @@ export async function startPolicyService(
       );
     }
   } catch (err) {
+    policy.stop();
     await Promise.all([milter?.close(), smtp?.close()]);
     ledger?.close();
     await messageLog.close();
     throw err;
   }
+  listeners.push(`policy  ${policy.describe()}`);
   return {
     listeners,
     close: async () => {
+      policy.stop();
       await Promise.all([milter?.close(), smtp?.close()]);
       ledger?.close();
       await messageLog.close().catch((err: unknown) => {
         logger.error({ err }, 'message log close failed');
       });
+    },
+  };
+}
+
+interface PolicyReloader {
+  readonly hook: PolicyHook;
+  describe(): string;
+  stop(): void;
+}
+
+/**
+ * The pipeline's policy: the active Sieve policy, compiled at start (an invalid one stops the
+ * start with its errors) and re-compiled when its script or lists change; a change that does
+ * not compile is logged and the running policy stays.
+ */
+async function startPolicyReloader(config: NodeConfig, logger: Logger): Promise<PolicyReloader> {
+  if (config.policy.policyEngine === 'accept-all') {
+    return {
+      hook: acceptAllPolicy,
+      describe: () => 'accept-all (no Sieve)',
+      stop: () => undefined,
+    };
+  }
+  const options = {
+    onEvaluation: (report: policyApi.SievePolicyReport) => {
+      if (report.runtimeError !== null) {
+        logger.warn({ id: report.messageId, error: report.runtimeError }, 'policy run-time error');
+      }
+    },
+  };
+  let active = await loadActivePolicy(config, options);
+  let version = 1;
+  const swappable = new policyApi.SwappablePolicy(active.hook, version);
+  logger.info({ source: active.source }, 'policy compiled');
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      try {
+        if ((await policyStamp(config)) === active.stamp) return;
+        active = await loadActivePolicy(config, options);
+        version += 1;
+        swappable.swap(active.hook, version);
+        logger.info({ source: active.source, version }, 'policy reloaded');
+      } catch (err) {
+        logger.error({ err }, 'policy change not applied; the running policy stays');
+        // Do not retry the same broken files every tick.
+        active = { ...active, stamp: await policyStamp(config) };
+      } finally {
+        busy = false;
+      }
+    })();
+  }, 2000);
+  timer.unref();
+  return {
+    hook: swappable.hook,
+    describe: () => `sieve (${active.source}, version ${String(version)})`,
+    stop: () => {
+      clearInterval(timer);
     },
   };
 }
