@@ -9,6 +9,7 @@ export const ApplianceErrorCode = {
   ERR_SUPERVISOR: 'pm2 (the service supervisor) failed to start, list or control a service',
   ERR_NODE_NOT_RUNNING: 'the command needs a running node (parapet start)',
   ERR_SERVICE_USER: 'the dedicated service user could not be created or given the home directory',
+  ERR_QUEUE_INVALID: 'an outbound message was refused by the queue (no recipients, bad data)',
   ERR_NOT_FOUND: 'the entry, message or object named on the command line does not exist',
   ERR_INPUT_UNREADABLE: 'a file or directory named on the command line could not be read',
   ERR_POLICY_INVALID: 'a Sieve policy script does not compile (errors as FILE:LINE:COLUMN)',

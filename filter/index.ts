@@ -10,6 +10,7 @@ export * from './message/body-spool.js';
 export * from './message/message-id.js';
 export * from './message/mime.js';
 export * from './message/message.js';
+export * from './message/from-bytes.js';
 export * from './actions/verdict.js';
 export * from './scan/scanner.js';
 export * from './pipeline/types.js';

@@ -5,6 +5,7 @@ import { registerIpBlockCommands } from './ipblock-command.js';
 import { registerServiceCommands } from './service-command.js';
 import { registerPolicyCommands } from './policy-command.js';
 import { registerListCommands } from './list-command.js';
+import { registerQueueCommands } from './queue-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerApplianceCommands(program: Command): void {
   registerServiceCommands(program);
   registerPolicyCommands(program);
   registerListCommands(program);
+  registerQueueCommands(program);
 }

@@ -72,6 +72,8 @@ export interface NodeConfig {
     readonly quarantine: string;
     readonly messageLog: string;
     readonly run: string;
+    /** The outbound queue (Queue Runner). */
+    readonly queue: string;
     /** The IP Blocker's local entries (JSON list). */
     readonly ipblockList: string;
     /** One JSON line per refused client. */
@@ -124,6 +126,7 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     quarantine: join(home, 'quarantine'),
     messageLog: join(home, 'log', 'message-log.jsonl'),
     run: join(home, 'run'),
+    queue: join(home, 'queue'),
     ipblockList: join(home, 'config', 'ipblock.json'),
     ipblockLog: join(home, 'log', 'ipblock.jsonl'),
   };

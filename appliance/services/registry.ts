@@ -42,7 +42,14 @@ export const SERVICES = {
   manager: notYet('manager', 'Manager web interface on 18080'),
   rpcui: notYet('rpcui', 'End User and Groups web interfaces on 28443'),
   scheduler: notYet('scheduler', 'scheduled jobs'),
-  queue: notYet('queue', 'Queue Runner: outbound mail'),
+  queue: {
+    description: 'Queue Runner: outbound mail',
+    supervised: true,
+    run: async () => {
+      const { runQueueServiceUntilSignal } = await import('./queue.js');
+      await runQueueServiceUntilSignal();
+    },
+  },
   antivirus: notYet('antivirus', 'clamd with the node’s configuration'),
 } as const satisfies Record<string, ServiceEntry>;
 

@@ -11,7 +11,10 @@
  *   127.0.0.1:10026.
  * - milter: `smtpd_milters` and `non_smtpd_milters` get Parapet's milter appended (other
  *   milters are kept), plus protocol 6, `milter_default_action = tempfail` (an unreachable
- *   filter defers mail, never lets it through: STYLE.md B5.3), timeouts and macros.
+ *   filter defers mail, never lets it through: STYLE.md B5.3), timeouts and macros. The
+ *   filter-free re-injection smtpd on 127.0.0.1:10026 exists in this mode too, for the
+ *   Queue Runner (released quarantine mail, digests, notices).
+ * - both modes: the IP Blocker (127.0.0.1:10040) first in `smtpd_client_restrictions`.
  *
  * State is derived from postconf, no marker file: the transport is the master.cf service
  * `<service>/unix`, the re-injection smtpd is the inet service whose `syslog_name` is
@@ -614,7 +617,11 @@ export async function configurePostfix(options: PostfixWiringOptions = {}): Prom
     for (const [key, value] of Object.entries(contentFilterMainCf(o))) s.setMain(key, value);
     for (const entry of entries) s.setMaster(entry);
   } else {
-    planRemoveContentFilter(s, o, new Set());
+    // The filter-free re-injection smtpd stays in milter mode too: the Queue Runner delivers
+    // released quarantine mail, digests and notices there, past the milter.
+    const reinject = contentFilterMasterCf(o).filter((e) => e.key.endsWith('/inet'));
+    planRemoveContentFilter(s, o, new Set(reinject.map((e) => e.key)));
+    for (const entry of reinject) s.setMaster(entry);
     for (const key of MILTER_LIST_KEYS) s.setMain(key, addMilter(s.main.get(key), o.milterAddress));
     for (const [key, value] of Object.entries(milterMainCf())) s.setMain(key, value);
   }
