@@ -11,6 +11,7 @@ import { loadNodeConfig } from '../config/node-config.js';
 import { findFreePorts } from '../test/e2e/support/free-port.js';
 import { sendMessages, type SendResult } from '../test/e2e/support/smtp-send.js';
 import { startPolicyService } from './policy.js';
+import { OutboundQueue } from '../queue/outbound-queue.js';
 
 const homes: string[] = [];
 after(async () => {
@@ -121,4 +122,28 @@ test('an invalid policy stops the start with FILE:LINE:COLUMN', async () => {
     assert.match(err.message, /policy\.sieve:3:\d+: /);
     return true;
   });
+});
+
+test('redirect and vacation land in the outbound queue before the MTA is answered', async () => {
+  const home = await makeHome(
+    'require ["vacation"];\nredirect "desk@example.org";\nvacation :days 1 "Away until Monday.";\n',
+  );
+  const config = await loadNodeConfig({ PARAPET_HOME: home });
+  const service = await startPolicyService(config, silent);
+  try {
+    const port = config.policy.smtpFilter?.port ?? 0;
+    const r = await send(port, 'please handle', 'customer@example.net');
+    assert.equal(r.status, 'accepted', JSON.stringify(r));
+    const queue = new OutboundQueue(config.paths.queue);
+    const items = await queue.list();
+    const redirect = items.find((i) => i.kind === 'redirect');
+    const vacation = items.find((i) => i.kind === 'vacation');
+    assert.deepEqual(redirect?.to, ['desk@example.org']);
+    assert.match((await queue.message(redirect.id)).toString(), /Subject: please handle/);
+    assert.deepEqual(vacation?.to, ['customer@example.net']);
+    assert.equal(vacation.from, '');
+    assert.match((await queue.message(vacation.id)).toString(), /Away until Monday\./);
+  } finally {
+    await service.close();
+  }
 });

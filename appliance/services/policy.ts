@@ -22,6 +22,8 @@ import {
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { createServiceLogger, eventSinkFor } from '../log/logger.js';
 import { loadActivePolicy, policyStamp } from '../config/active-policy.js';
+import { OutboundQueue } from '../queue/outbound-queue.js';
+import { enqueuePolicyOutbound } from '../queue/policy-outbound.js';
 import { waitForStopSignal } from './signals.js';
 
 export interface RunningPolicyService {
@@ -42,8 +44,17 @@ export async function startPolicyService(
     nodeId: config.nodeId,
   });
   const policy = await startPolicyReloader(config, logger);
+  const outbound = new OutboundQueue(config.paths.queue);
   const pipeline = createPipeline({
-    policy: policy.hook,
+    // Redirect, vacation, copy and notice messages are queued durably before the MTA is
+    // answered; a failure to queue them tempfails the original (nothing lost).
+    policy: async (input) => {
+      const decision = await policy.hook(input);
+      if (decision.outbound !== undefined && decision.outbound.length > 0) {
+        await enqueuePolicyOutbound(outbound, input.message, decision.outbound);
+      }
+      return decision;
+    },
     messageLog,
     quarantine: new QuarantineWriter({ dir: config.paths.quarantine }),
     messageTimeoutMs: settings.messageTimeoutMs,
