@@ -152,3 +152,34 @@ test('a crash after the final "." leaves the item uncertain, never sent twice; c
   assert.equal(existsSync(join(q.dir, `${item.id}.sending`)), false);
   assert.equal((await runner.runOnce()).delivered, 1);
 });
+
+test('a keyed item delivered once is never queued again (approving twice)', async () => {
+  const q = freshQueue();
+  const mta = new ScriptedMta();
+  const runner = new QueueRunner({
+    queue: q,
+    target: { host: '127.0.0.1', port: 1 },
+    reinjector: mta,
+  });
+  const first = await q.enqueue({
+    kind: 'release',
+    from: 'a@x',
+    to: ['b@y'],
+    raw: RAW,
+    key: 'release:Z',
+  });
+  assert.equal((await runner.runOnce()).delivered, 1);
+  const second = await q.enqueue({
+    kind: 'release',
+    from: 'a@x',
+    to: ['b@y'],
+    raw: RAW,
+    key: 'release:Z',
+  });
+  assert.equal(second.created, false);
+  assert.equal(second.item.id, first.item.id);
+  assert.equal(second.item.status, 'delivered');
+  assert.equal((await runner.runOnce()).delivered, 0);
+  assert.equal(mta.delivered.length, 1);
+  assert.deepEqual(await q.list(), []);
+});

@@ -30,8 +30,11 @@ export interface OutboundItem {
   readonly key: string | null;
   readonly createdAt: string;
   readonly sizeBytes: number;
-  /** queued: waiting or retrying; failed: refused permanently or expired; uncertain: see file header. */
-  readonly status: 'queued' | 'failed' | 'uncertain';
+  /**
+   * queued: waiting or retrying; failed: refused permanently or expired; uncertain: see the
+   * file header; delivered: only for keyed items, whose tombstone keeps the key used.
+   */
+  readonly status: 'queued' | 'failed' | 'uncertain' | 'delivered';
   readonly attempts: number;
   readonly nextAttemptAt: string;
   readonly lastAttemptAt: string | null;
@@ -80,7 +83,7 @@ export class OutboundQueue {
         ? `${now.getTime().toString(36)}-${randomBytes(6).toString('hex')}`
         : `k-${createHash('sha256').update(request.key).digest('hex').slice(0, 32)}`;
     if (request.key !== undefined) {
-      const existing = await this.get(id);
+      const existing = (await this.get(id)) ?? (await this.tombstone(id));
       if (existing !== null) return { item: existing, created: false };
     }
     const item: OutboundItem = {
@@ -123,6 +126,16 @@ export class OutboundQueue {
         return { ...item, status: 'uncertain' };
       }
       return item;
+    } catch (err) {
+      if (err instanceof ParapetError) throw err;
+      return null;
+    }
+  }
+
+  /** The record of a delivered keyed item, or null. */
+  async tombstone(id: string): Promise<OutboundItem | null> {
+    try {
+      return JSON.parse(await readFile(this.#path(id, 'done'), 'utf8')) as OutboundItem;
     } catch (err) {
       if (err instanceof ParapetError) throw err;
       return null;
@@ -205,8 +218,16 @@ export class OutboundQueue {
     await rm(this.#path(id, 'lock'), { force: true });
   }
 
-  /** Delivered: the item is gone. */
-  async complete(id: string): Promise<void> {
+  /**
+   * Delivered: the item is gone. A keyed item leaves a small tombstone so that the same key
+   * (approving a quarantined message again) never delivers a second time.
+   */
+  async complete(id: string, now = new Date()): Promise<void> {
+    const item = await this.get(id);
+    if (item?.key != null) {
+      const done: OutboundItem = { ...item, status: 'delivered', lastAttemptAt: now.toISOString() };
+      await writeDurably(this.#path(id, 'done'), Buffer.from(`${JSON.stringify(done)}\n`));
+    }
     await rm(this.#path(id, 'json'), { force: true });
     await rm(this.#path(id, 'eml'), { force: true });
     await rm(this.#path(id, 'sending'), { force: true });
