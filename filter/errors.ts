@@ -27,6 +27,14 @@ export const FilterErrorCode = {
   ERR_QUARANTINE_WRITE_FAILED: 'a quarantined message could not be stored durably',
   ERR_MESSAGE_LOG_IO: 'the local message log could not be appended',
   ERR_MODULE_FAILED: 'a filter module callback threw',
+  ERR_SCAN_RULE_INVALID:
+    'an administrator rule is malformed (symbol, type, pattern or meta expression)',
+  ERR_BAYES_STORE_IO: 'the Bayes token store could not be read or written',
+  ERR_BAYES_STORE_INVALID: 'the Bayes token store file is not a valid snapshot',
+  ERR_CLAMD_UNAVAILABLE: 'clamd could not be reached (no socket, refused, connect timeout)',
+  ERR_CLAMD_TIMEOUT: 'clamd did not answer within its command timeout, or the scan was aborted',
+  ERR_CLAMD_PROTOCOL: 'clamd sent an unexpected or oversized reply, or closed without one',
+  ERR_CLAMD_LIMIT: 'a message is larger than the stream limit for clamd (maxStreamBytes)',
 } as const;
 
 export type FilterErrorCodeName = keyof typeof FilterErrorCode;

@@ -25,3 +25,7 @@ export * from './module-api/filter-module.js';
 export * from './module-api/standalone.js';
 export * as sieve from './policy/sieve/index.js';
 export * as policy from './policy/index.js';
+export * from './scan/virus/index.js';
+export * from './scan/dns/index.js';
+export * from './scan/attachments/index.js';
+export * from './scan/auth/index.js';

@@ -12,7 +12,7 @@ import { createServiceLogger } from '../log/logger.js';
 import { IpBlockList, readBlockEntries } from '../ipblocker/block-list.js';
 import { MessageLogTail, ReputationTracker } from '../ipblocker/reputation.js';
 import { startIpBlockerServer } from '../ipblocker/server.js';
-import { waitForStopSignal } from './signals.js';
+import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningIpBlocker {
   readonly listeners: readonly string[];
@@ -126,6 +126,7 @@ export async function runIpBlockerServiceUntilSignal(): Promise<void> {
   const logger = createServiceLogger('ipblocker');
   const service = await startIpBlockerService(config, logger);
   logger.info({ listeners: service.listeners }, 'IP Blocker ready');
+  signalReady();
   const signal = await waitForStopSignal();
   logger.info({ signal }, 'IP Blocker stopping');
   await service.close();

@@ -24,7 +24,7 @@ import { createServiceLogger, eventSinkFor } from '../log/logger.js';
 import { loadActivePolicy, policyStamp } from '../config/active-policy.js';
 import { OutboundQueue } from '../queue/outbound-queue.js';
 import { enqueuePolicyOutbound } from '../queue/policy-outbound.js';
-import { waitForStopSignal } from './signals.js';
+import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningPolicyService {
   /** One line per listener: what listens where. */
@@ -201,6 +201,7 @@ export async function runPolicyServiceUntilSignal(): Promise<void> {
     { home: config.home, nodeId: config.nodeId, listeners: service.listeners },
     'policy service ready',
   );
+  signalReady();
   const signal = await waitForStopSignal();
   logger.info({ signal }, 'policy service draining');
   await service.close();

@@ -7,7 +7,7 @@ import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { createServiceLogger } from '../log/logger.js';
 import { OutboundQueue } from '../queue/outbound-queue.js';
 import { QueueRunner } from '../queue/queue-runner.js';
-import { waitForStopSignal } from './signals.js';
+import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningQueueService {
   readonly runner: QueueRunner;
@@ -55,6 +55,7 @@ export async function runQueueServiceUntilSignal(): Promise<void> {
   const logger = createServiceLogger('queue');
   const service = startQueueService(config, logger);
   logger.info({ dir: config.paths.queue, target: config.policy.reinject }, 'Queue Runner ready');
+  signalReady();
   const signal = await waitForStopSignal();
   logger.info({ signal }, 'Queue Runner stopping');
   await service.close();

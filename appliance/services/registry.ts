@@ -3,6 +3,7 @@
  * Each entry starts the service in this process and resolves once it has stopped cleanly;
  * `supervised` ones are what `parapet start` runs under pm2.
  */
+import { existsSync } from 'node:fs';
 import { ParapetError } from '../../filter/index.js';
 
 interface ServiceEntry {
@@ -50,7 +51,16 @@ export const SERVICES = {
       await runQueueServiceUntilSignal();
     },
   },
-  antivirus: notYet('antivirus', 'clamd with the node’s configuration'),
+  antivirus: {
+    description: 'clamd with the node’s configuration and signatures',
+    // Supervised only where ClamAV is installed; elsewhere the node runs without a virus
+    // scanner (no X-Parapet-Virus header) rather than tempfailing all mail.
+    supervised: existsSync('/usr/sbin/clamd'),
+    run: async () => {
+      const { runAntivirusService } = await import('../antivirus/antivirus-service.js');
+      await runAntivirusService();
+    },
+  },
 } as const satisfies Record<string, ServiceEntry>;
 
 export type ServiceName = keyof typeof SERVICES;

@@ -13,3 +13,11 @@ export function waitForStopSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal);
   });
 }
+
+/**
+ * Tells the supervisor (pm2 with `wait_ready`) that the service is up and listening, so that
+ * "online" means ready to take traffic. A no-op when not run under pm2.
+ */
+export function signalReady(): void {
+  if (typeof process.send === 'function') process.send('ready');
+}

@@ -50,6 +50,9 @@ export function planServices(config: NodeConfig, options: ServicePlanOptions): S
       PARAPET_LOG_LEVEL: options.logLevel ?? process.env['PARAPET_LOG_LEVEL'] ?? 'info',
     },
     autorestart: true,
+    // "online" once the service said it is listening (signalReady), not when it was spawned.
+    wait_ready: true,
+    listen_timeout: name === 'antivirus' ? 200_000 : 30_000,
     // Back off from 1 s when a service keeps dying, so a broken config does not spin.
     restart_delay: 1000,
     exp_backoff_restart_delay: 1000,
