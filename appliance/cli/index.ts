@@ -6,6 +6,7 @@ import { registerServiceCommands } from './service-command.js';
 import { registerPolicyCommands } from './policy-command.js';
 import { registerListCommands } from './list-command.js';
 import { registerQueueCommands } from './queue-command.js';
+import { registerQmanCommands } from './qman-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -16,4 +17,5 @@ export function registerApplianceCommands(program: Command): void {
   registerPolicyCommands(program);
   registerListCommands(program);
   registerQueueCommands(program);
+  registerQmanCommands(program);
 }
