@@ -29,3 +29,4 @@ export * from './scan/virus/index.js';
 export * from './scan/dns/index.js';
 export * from './scan/attachments/index.js';
 export * from './scan/auth/index.js';
+export * from './scan/rules/index.js';
