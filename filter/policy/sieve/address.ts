@@ -5,9 +5,11 @@
  */
 import {
   decodeHeaderValue,
-  headerRawValues,
+  headerFieldAddresses,
+  headerFieldsNamed,
   parseAddressListPrefix,
   type SieveAddress,
+  type SieveHeaderField,
 } from './message-view.js';
 import type { SieveRuntime } from './runtime.js';
 
@@ -70,6 +72,16 @@ export function headerAddresses(values: readonly string[]): SieveAddress[] {
   return out;
 }
 
+/** Like {@link headerAddresses}, for fields (their parsed addresses are cached). */
+export function headerFieldsAddresses(fields: readonly SieveHeaderField[]): SieveAddress[] {
+  const out: SieveAddress[] = [];
+  for (const field of fields) {
+    for (const a of headerFieldAddresses(field)) out.push(a);
+    if (out.length > 10_000) break;
+  }
+  return out;
+}
+
 /** Raw values of the named headers, optionally restricted to one :index. */
 export function selectHeaderValues(
   rt: SieveRuntime,
@@ -77,8 +89,22 @@ export function selectHeaderValues(
   index: number | null,
   last: boolean,
 ): string[] {
-  const all: string[] = [];
-  for (const name of names) all.push(...headerRawValues(rt.message, name));
+  return selectHeaderFields(rt, names, index, last).map((f) => f.value);
+}
+
+/** The fields of the named headers, optionally restricted to one :index. */
+export function selectHeaderFields(
+  rt: SieveRuntime,
+  names: readonly string[],
+  index: number | null,
+  last: boolean,
+): SieveHeaderField[] {
+  let all: SieveHeaderField[];
+  if (names.length === 1) all = headerFieldsNamed(rt.message, names[0] ?? '');
+  else {
+    all = [];
+    for (const name of names) for (const f of headerFieldsNamed(rt.message, name)) all.push(f);
+  }
   if (index === null) return all;
   // Pigeonhole counts :index over the fields of all named headers, in the order of the names.
   const v = last ? all[all.length - index] : all[index - 1];

@@ -565,10 +565,18 @@ class SieveCompiler implements SieveValidateContext {
 
   #compileArg(a: SieveArgumentNode): CompiledArg {
     switch (a.kind) {
-      case 'string':
-        return { kind: 'string', value: this.#compileString(a.value) };
-      case 'string-list':
-        return { kind: 'string-list', values: a.values.map((v) => this.#compileString(v)) };
+      case 'string': {
+        const value = this.#compileString(a.value);
+        return value.parts === null
+          ? { kind: 'string', value, constant: Object.freeze([value.raw]) }
+          : { kind: 'string', value };
+      }
+      case 'string-list': {
+        const values = a.values.map((v) => this.#compileString(v));
+        return values.every((v) => v.parts === null)
+          ? { kind: 'string-list', values, constant: Object.freeze(values.map((v) => v.raw)) }
+          : { kind: 'string-list', values };
+      }
       case 'number':
         return { kind: 'number', value: a.value, line: a.line, column: a.column };
       case 'tag':

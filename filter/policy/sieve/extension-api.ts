@@ -41,8 +41,18 @@ export interface SieveVariableRef {
 
 /** A compiled argument. */
 export type CompiledArg =
-  | { readonly kind: 'string'; readonly value: CompiledString }
-  | { readonly kind: 'string-list'; readonly values: readonly CompiledString[] }
+  | {
+      readonly kind: 'string';
+      readonly value: CompiledString;
+      /** The value as a one-element list when it holds no variable reference (set by the compiler). */
+      readonly constant?: readonly string[];
+    }
+  | {
+      readonly kind: 'string-list';
+      readonly values: readonly CompiledString[];
+      /** The values when none holds a variable reference (set by the compiler). */
+      readonly constant?: readonly string[];
+    }
   | {
       readonly kind: 'number';
       readonly value: number;

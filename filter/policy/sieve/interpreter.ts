@@ -42,15 +42,28 @@ function needsHost(node: CompiledNode): boolean {
   return v;
 }
 
+/** State of one run shared by the interpreter's functions. */
+interface RunContext {
+  readonly script: CompiledSieveScript;
+  readonly rt: SieveRuntime;
+  /** Included scripts compiled during this run, by "location:name". */
+  readonly includes: Map<string, CompiledSieveScript>;
+  /** Includes already run with :once. */
+  readonly once: Set<string>;
+  includeCount: number;
+}
+
+// The interpreter's generators are module-level functions over a RunContext rather than
+// closures inside interpretSieve: V8 allocates a fresh prototype for every generator closure
+// it creates, and doing that per evaluation made the garbage collector dominate the run time.
+
 /** Runs `script` against the state in `rt`; drive it with next(answer) until done. */
 export function* interpretSieve(script: CompiledSieveScript, rt: SieveRuntime): SieveInterpreter {
   rt.recordMatches = script.capabilities.has('variables');
   rt.flagsInUse = script.capabilities.has('imap4flags');
-  const includes = new Map<string, CompiledSieveScript>();
-  const once = new Set<string>();
-  let includeCount = 0;
+  const ctx: RunContext = { script, rt, includes: new Map(), once: new Set(), includeCount: 0 };
   try {
-    yield* runBlock(script.commands, 0);
+    yield* runBlock(ctx, script.commands, 0);
   } catch (err) {
     if (!(err instanceof SieveError)) throw err;
     return {
@@ -66,173 +79,180 @@ export function* interpretSieve(script: CompiledSieveScript, rt: SieveRuntime): 
     steps: rt.steps,
     duplicateMarks: rt.duplicateMarks,
   };
+}
 
-  function* runBlock(
-    nodes: readonly CompiledNode[],
-    depth: number,
-  ): Generator<SieveRequest, Flow, SieveAnswer> {
-    let lastIf: boolean | null = null;
-    for (const node of nodes) {
-      rt.step(node);
-      switch (node.name) {
-        case 'if':
-        case 'elsif': {
-          if (node.name === 'elsif' && lastIf === true) continue;
-          const test = node.tests[0];
-          // Fast path: tests that never ask the host run without generator allocations.
-          const ok =
-            test !== undefined && !needsHost(test) ? evalTestSync(test) : yield* evalTest(test);
-          lastIf = ok;
-          if (ok) {
-            const flow = yield* runBlock(node.block ?? [], depth);
-            if (flow !== undefined) return flow;
-          }
-          continue;
-        }
-        case 'else': {
-          if (lastIf === true) continue;
-          lastIf = null;
-          const flow = yield* runBlock(node.block ?? [], depth);
+function* runBlock(
+  ctx: RunContext,
+  nodes: readonly CompiledNode[],
+  depth: number,
+): Generator<SieveRequest, Flow, SieveAnswer> {
+  const rt = ctx.rt;
+  let lastIf: boolean | null = null;
+  for (const node of nodes) {
+    rt.step(node);
+    switch (node.name) {
+      case 'if':
+      case 'elsif': {
+        if (node.name === 'elsif' && lastIf === true) continue;
+        const test = node.tests[0];
+        // Fast path: tests that never ask the host run without generator allocations.
+        const ok =
+          test !== undefined && !needsHost(test)
+            ? evalTestSync(rt, test)
+            : yield* evalTest(rt, test);
+        lastIf = ok;
+        if (ok) {
+          const flow = yield* runBlock(ctx, node.block ?? [], depth);
           if (flow !== undefined) return flow;
-          continue;
         }
-        case 'stop':
-          return STOP;
-        case 'return':
-          return RETURN;
-        case 'include': {
-          const flow = yield* runInclude(node, depth);
-          if (flow === STOP) return STOP;
-          lastIf = null;
-          continue;
-        }
-        default:
-          lastIf = null;
-          node.def.execute?.(node, rt);
+        continue;
       }
-    }
-    return undefined;
-  }
-
-  function evalTestSync(node: CompiledNode): boolean {
-    rt.step(node);
-    switch (node.name) {
-      case 'not':
-        return node.tests[0] === undefined ? true : !evalTestSync(node.tests[0]);
-      case 'allof':
-        for (const t of node.tests) if (!evalTestSync(t)) return false;
-        return true;
-      case 'anyof':
-        for (const t of node.tests) if (evalTestSync(t)) return true;
-        return false;
-      default: {
-        const outcome = node.def.test?.(node, rt) ?? false;
-        if (typeof outcome === 'boolean') return outcome;
-        throw new SieveError(
-          'ERR_SIEVE_HOST',
-          'a test asked the host on the synchronous path',
-          node.line,
-          node.column,
-        );
+      case 'else': {
+        if (lastIf === true) continue;
+        lastIf = null;
+        const flow = yield* runBlock(ctx, node.block ?? [], depth);
+        if (flow !== undefined) return flow;
+        continue;
       }
+      case 'stop':
+        return STOP;
+      case 'return':
+        return RETURN;
+      case 'include': {
+        const flow = yield* runInclude(ctx, node, depth);
+        if (flow === STOP) return STOP;
+        lastIf = null;
+        continue;
+      }
+      default:
+        lastIf = null;
+        node.def.execute?.(node, rt);
     }
   }
+  return undefined;
+}
 
-  function* evalTest(
-    node: CompiledNode | undefined,
-  ): Generator<SieveRequest, boolean, SieveAnswer> {
-    if (node === undefined) return false;
-    rt.step(node);
-    switch (node.name) {
-      case 'not':
-        return !(yield* evalTest(node.tests[0]));
-      case 'allof':
-        for (const t of node.tests) if (!(yield* evalTest(t))) return false;
-        return true;
-      case 'anyof':
-        for (const t of node.tests) if (yield* evalTest(t)) return true;
-        return false;
-      default: {
-        const outcome = node.def.test?.(node, rt) ?? false;
-        if (typeof outcome === 'boolean') return outcome;
-        const answer = yield outcome.request;
-        return outcome.resume(answer);
-      }
-    }
-  }
-
-  function* runInclude(
-    node: CompiledNode,
-    depth: number,
-  ): Generator<SieveRequest, Flow, SieveAnswer> {
-    const name = rt.expandString(node.args[0]);
-    const location = node.tags.has('global') ? 'global' : 'personal';
-    const key = `${location}:${name}`;
-    if (node.tags.has('once') && once.has(key)) return undefined;
-    once.add(key);
-    includeCount++;
-    if (depth + 1 > script.limits.maxIncludeDepth || includeCount > script.limits.maxIncludes) {
+function evalTestSync(rt: SieveRuntime, node: CompiledNode): boolean {
+  rt.step(node);
+  switch (node.name) {
+    case 'not':
+      return node.tests[0] === undefined ? true : !evalTestSync(rt, node.tests[0]);
+    case 'allof':
+      for (const t of node.tests) if (!evalTestSync(rt, t)) return false;
+      return true;
+    case 'anyof':
+      for (const t of node.tests) if (evalTestSync(rt, t)) return true;
+      return false;
+    default: {
+      const outcome = node.def.test?.(node, rt) ?? false;
+      if (typeof outcome === 'boolean') return outcome;
       throw new SieveError(
-        'ERR_SIEVE_RUNTIME',
-        'include nested too deeply or too many includes',
+        'ERR_SIEVE_HOST',
+        'a test asked the host on the synchronous path',
         node.line,
         node.column,
       );
     }
-    const resolved = node.data as ResolvedInclude | undefined;
-    let compiled = resolved?.script ?? includes.get(key);
-    if (resolved !== undefined && resolved.script === null) return undefined;
-    if (compiled === undefined) {
-      const answer = yield { kind: 'include', name, location };
-      if (answer.kind !== 'include') {
-        throw new SieveError(
-          'ERR_SIEVE_HOST',
-          'host answered an include request with the wrong kind',
-          node.line,
-          node.column,
-        );
-      }
-      if (answer.script === null) {
-        if (node.tags.has('optional')) return undefined;
-        throw new SieveError(
-          'ERR_SIEVE_RUNTIME',
-          `included script '${name}' does not exist`,
-          node.line,
-          node.column,
-        );
-      }
-      try {
-        compiled = compileSieveScript(answer.script, {
-          extensions: script.extensions,
-          disabledCapabilities: [...script.disabled],
-          limits: script.limits,
-          name,
-        });
-      } catch (err) {
-        throw new SieveError(
-          'ERR_SIEVE_RUNTIME',
-          `failed to compile included script '${name}'`,
-          node.line,
-          node.column,
-          { cause: err },
-        );
-      }
-      includes.set(key, compiled);
+  }
+}
+
+function* evalTest(
+  rt: SieveRuntime,
+  node: CompiledNode | undefined,
+): Generator<SieveRequest, boolean, SieveAnswer> {
+  if (node === undefined) return false;
+  rt.step(node);
+  switch (node.name) {
+    case 'not':
+      return !(yield* evalTest(rt, node.tests[0]));
+    case 'allof':
+      for (const t of node.tests) if (!(yield* evalTest(rt, t))) return false;
+      return true;
+    case 'anyof':
+      for (const t of node.tests) if (yield* evalTest(rt, t)) return true;
+      return false;
+    default: {
+      const outcome = node.def.test?.(node, rt) ?? false;
+      if (typeof outcome === 'boolean') return outcome;
+      const answer = yield outcome.request;
+      return outcome.resume(answer);
     }
-    const savedVars = rt.variables;
-    const savedGlobals = rt.globalNames;
-    const savedRecord = rt.recordMatches;
-    rt.variables = new Map();
-    rt.globalNames = new Set();
-    rt.recordMatches = compiled.capabilities.has('variables');
-    if (compiled.capabilities.has('imap4flags')) rt.flagsInUse = true;
+  }
+}
+
+function* runInclude(
+  ctx: RunContext,
+  node: CompiledNode,
+  depth: number,
+): Generator<SieveRequest, Flow, SieveAnswer> {
+  const { rt, script, once, includes } = ctx;
+  const name = rt.expandString(node.args[0]);
+  const location = node.tags.has('global') ? 'global' : 'personal';
+  const key = `${location}:${name}`;
+  if (node.tags.has('once') && once.has(key)) return undefined;
+  once.add(key);
+  ctx.includeCount++;
+  if (depth + 1 > script.limits.maxIncludeDepth || ctx.includeCount > script.limits.maxIncludes) {
+    throw new SieveError(
+      'ERR_SIEVE_RUNTIME',
+      'include nested too deeply or too many includes',
+      node.line,
+      node.column,
+    );
+  }
+  const resolved = node.data as ResolvedInclude | undefined;
+  let compiled = resolved?.script ?? includes.get(key);
+  if (resolved !== undefined && resolved.script === null) return undefined;
+  if (compiled === undefined) {
+    const answer = yield { kind: 'include', name, location };
+    if (answer.kind !== 'include') {
+      throw new SieveError(
+        'ERR_SIEVE_HOST',
+        'host answered an include request with the wrong kind',
+        node.line,
+        node.column,
+      );
+    }
+    if (answer.script === null) {
+      if (node.tags.has('optional')) return undefined;
+      throw new SieveError(
+        'ERR_SIEVE_RUNTIME',
+        `included script '${name}' does not exist`,
+        node.line,
+        node.column,
+      );
+    }
     try {
-      const flow = yield* runBlock(compiled.commands, depth + 1);
-      return flow === STOP ? STOP : undefined;
-    } finally {
-      rt.variables = savedVars;
-      rt.globalNames = savedGlobals;
-      rt.recordMatches = savedRecord;
+      compiled = compileSieveScript(answer.script, {
+        extensions: script.extensions,
+        disabledCapabilities: [...script.disabled],
+        limits: script.limits,
+        name,
+      });
+    } catch (err) {
+      throw new SieveError(
+        'ERR_SIEVE_RUNTIME',
+        `failed to compile included script '${name}'`,
+        node.line,
+        node.column,
+        { cause: err },
+      );
     }
+    includes.set(key, compiled);
+  }
+  const savedVars = rt.variables;
+  const savedGlobals = rt.globalNames;
+  const savedRecord = rt.recordMatches;
+  rt.variables = new Map();
+  rt.globalNames = new Set();
+  rt.recordMatches = compiled.capabilities.has('variables');
+  if (compiled.capabilities.has('imap4flags')) rt.flagsInUse = true;
+  try {
+    const flow = yield* runBlock(ctx, compiled.commands, depth + 1);
+    return flow === STOP ? STOP : undefined;
+  } finally {
+    rt.variables = savedVars;
+    rt.globalNames = savedGlobals;
+    rt.recordMatches = savedRecord;
   }
 }

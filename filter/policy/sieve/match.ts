@@ -11,17 +11,39 @@ import type { SieveRelation } from './extension-api.js';
 /** Comparators the engine knows. */
 export const SIEVE_COMPARATORS = ['i;octet', 'i;ascii-casemap', 'i;ascii-numeric'] as const;
 
-function upperAscii(s: string): string {
-  return s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** True when every character is ASCII (so UTF-16 units equal UTF-8 octets). */
+export function isAscii(s: string): boolean {
+  return !NON_ASCII.test(s);
 }
-function lowerAscii(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+
+// The case maps are ASCII-only (i;ascii-casemap); String#toUpperCase/toLowerCase agree with
+// that on ASCII text, and are much cheaper than a replace with a callback.
+function upperAscii(s: string): string {
+  return isAscii(s) ? s.toUpperCase() : s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+/** Lower-cases A–Z only (the i;ascii-casemap fold). */
+export function lowerAscii(s: string): string {
+  return isAscii(s) ? s.toLowerCase() : s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+}
+
+function equalsCasemap(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0x41 && x <= 0x5a) x += 32;
+    if (y >= 0x41 && y <= 0x5a) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 /** Equality under a comparator. */
 export function comparatorEquals(comparator: string, a: string, b: string): boolean {
-  if (comparator === 'i;ascii-casemap')
-    return a.length === b.length && lowerAscii(a) === lowerAscii(b);
+  if (comparator === 'i;ascii-casemap') return equalsCasemap(a, b);
   if (comparator === 'i;ascii-numeric') return compareNumeric(a, b) === 0;
   return a === b;
 }
@@ -103,56 +125,75 @@ export function wildcardMatch(
   pattern: string,
   budget: { steps: number },
 ): string[] | null {
-  const STAR = -1;
-  const ONE = -2;
-  const pat: number[] = [];
-  const pbytes = Buffer.from(pattern, 'utf8');
-  for (let i = 0; i < pbytes.length; i++) {
-    const c = pbytes[i] ?? 0;
-    if (c === 0x5c && i + 1 < pbytes.length) {
-      pat.push(pbytes[i + 1] ?? 0);
-      i++;
-    } else if (c === 0x2a) pat.push(STAR);
-    else if (c === 0x3f) pat.push(ONE);
-    else pat.push(c);
-  }
-  const text = Buffer.from(value, 'utf8');
-  const fold = comparator === 'i;ascii-casemap';
-  const lower = (b: number): number => (b >= 0x41 && b <= 0x5a ? b + 32 : b);
-  const eq = (a: number, b: number): boolean => a === b || (fold && lower(a) === lower(b));
+  return wildcardMatchText(comparator, wildcardText(value), pattern, budget);
+}
 
-  const starStarts: number[] = [];
-  const starEnds: number[] = [];
-  const oneAt: number[] = [];
+/**
+ * A value prepared for {@link wildcardMatchText}: ASCII text has one octet per UTF-16 unit and
+ * is matched as it is; other text as its UTF-8 octets.
+ */
+export function wildcardText(value: string): string | Uint8Array {
+  return isAscii(value) ? value : Buffer.from(value, 'utf8');
+}
+
+/** {@link wildcardMatch} on a value prepared by {@link wildcardText}. */
+export function wildcardMatchText(
+  comparator: string,
+  text: string | Uint8Array,
+  pattern: string,
+  budget: { steps: number },
+): string[] | null {
+  const pat = compileWildcard(pattern);
+  const ascii = typeof text === 'string';
+  const len = text.length;
+  const fold = comparator === 'i;ascii-casemap';
+  const np = pat.length;
+
+  let starStarts: number[] | null = null;
+  let starEnds: number[] | null = null;
+  let oneAt: number[] | null = null;
   let p = 0;
   let t = 0;
   let lastStar = -1;
   let lastStarText = 0;
-  while (t < text.length || p < pat.length) {
+  while (t < len || p < np) {
     budget.steps++;
-    const tok = pat[p];
-    if (tok !== undefined) {
-      if (tok === STAR) {
+    if (p < np) {
+      const tok = pat[p] ?? 0;
+      if (tok === WILD_STAR) {
         lastStar = p;
         lastStarText = t;
+        starStarts ??= [];
+        starEnds ??= [];
         starStarts[p] = t;
         starEnds[p] = t;
         p++;
         continue;
       }
-      if (t < text.length) {
-        const ch = text[t] ?? 0;
-        if (tok === ONE || eq(tok, ch)) {
-          if (tok === ONE) oneAt[p] = t;
+      if (t < len) {
+        const ch = ascii ? text.charCodeAt(t) : (text[t] ?? 0);
+        if (tok === WILD_ONE) {
+          oneAt ??= [];
+          oneAt[p] = t;
+          p++;
+          t++;
+          continue;
+        }
+        if (
+          tok === ch ||
+          (fold &&
+            (tok >= 0x41 && tok <= 0x5a ? tok + 32 : tok) ===
+              (ch >= 0x41 && ch <= 0x5a ? ch + 32 : ch))
+        ) {
           p++;
           t++;
           continue;
         }
       }
     }
-    if (lastStar >= 0 && lastStarText < text.length) {
+    if (lastStar >= 0 && lastStarText < len) {
       lastStarText++;
-      starEnds[lastStar] = lastStarText;
+      if (starEnds !== null) starEnds[lastStar] = lastStarText;
       p = lastStar + 1;
       t = lastStarText;
       continue;
@@ -160,16 +201,49 @@ export function wildcardMatch(
     return null;
   }
   const captures: string[] = [];
-  for (let i = 0; i < pat.length; i++) {
+  for (let i = 0; i < np; i++) {
     const tok = pat[i];
-    if (tok === STAR) {
-      captures.push(decodeUtf8Lossless(text.subarray(starStarts[i] ?? 0, starEnds[i] ?? 0)));
-    } else if (tok === ONE) {
-      const at = oneAt[i] ?? 0;
-      captures.push(decodeUtf8Lossless(text.subarray(at, at + 1)));
-    }
+    let from: number;
+    let to: number;
+    if (tok === WILD_STAR) {
+      from = starStarts?.[i] ?? 0;
+      to = starEnds?.[i] ?? 0;
+    } else if (tok === WILD_ONE) {
+      from = oneAt?.[i] ?? 0;
+      to = from + 1;
+    } else continue;
+    captures.push(
+      typeof text === 'string' ? text.slice(from, to) : decodeUtf8Lossless(text.subarray(from, to)),
+    );
   }
   return captures;
+}
+
+const WILD_STAR = -1;
+const WILD_ONE = -2;
+const wildcardCache = new Map<string, Int32Array>();
+
+/** A :matches key as octets and wildcard tokens (cached: keys are mostly constants). */
+function compileWildcard(pattern: string): Int32Array {
+  const hit = wildcardCache.get(pattern);
+  if (hit !== undefined) return hit;
+  const pat: number[] = [];
+  const pbytes = Buffer.from(pattern, 'utf8');
+  for (let i = 0; i < pbytes.length; i++) {
+    const c = pbytes[i] ?? 0;
+    if (c === 0x5c && i + 1 < pbytes.length) {
+      pat.push(pbytes[i + 1] ?? 0);
+      i++;
+    } else if (c === 0x2a) pat.push(WILD_STAR);
+    else if (c === 0x3f) pat.push(WILD_ONE);
+    else pat.push(c);
+  }
+  const compiled = Int32Array.from(pat);
+  if (pattern.length <= 1024) {
+    if (wildcardCache.size >= 4096) wildcardCache.clear();
+    wildcardCache.set(pattern, compiled);
+  }
+  return compiled;
 }
 
 /**

@@ -54,6 +54,36 @@ class ParsedSieveMessage implements SieveMessage {
   adjustSize(delta: number): void {
     this.#delta += delta;
   }
+
+  /** Bounds of {@link size} without counting line ends: each LF adds at most one octet. */
+  get sizeAtLeast(): number {
+    return this.#size < 0 ? this.#bytes.length + this.#delta : this.size;
+  }
+
+  get sizeAtMost(): number {
+    return this.#size < 0 ? 2 * this.#bytes.length + this.#delta : this.size;
+  }
+}
+
+/**
+ * True when the message is larger than `limit` octets (the size test's :over), counting line
+ * ends only when the raw length leaves the answer open.
+ */
+export function messageSizeOver(msg: SieveMessage, limit: number): boolean {
+  if (msg instanceof ParsedSieveMessage) {
+    if (msg.sizeAtLeast > limit) return true;
+    if (msg.sizeAtMost <= limit) return false;
+  }
+  return msg.size > limit;
+}
+
+/** True when the message is smaller than `limit` octets (the size test's :under). */
+export function messageSizeUnder(msg: SieveMessage, limit: number): boolean {
+  if (msg instanceof ParsedSieveMessage) {
+    if (msg.sizeAtMost < limit) return true;
+    if (msg.sizeAtLeast >= limit) return false;
+  }
+  return msg.size < limit;
 }
 
 const CR = 0x0d;
@@ -65,10 +95,117 @@ function utf8(bytes: Uint8Array): string {
   return UTF8.decode(bytes);
 }
 
+/**
+ * A header field parsed from the message. Only the name is cut out while parsing; the value,
+ * its octet count, the lower-cased name, the decoded value and the addresses in it are
+ * computed when a test first asks, since a policy reads only a few of a message's fields.
+ */
+class ParsedHeaderField implements SieveHeaderField {
+  readonly name: string;
+  readonly #block: string;
+  /** Where the value starts in the header block (after the colon and leading blanks). */
+  readonly #valueStart: number;
+  /** Where the field's text starts and ends (end of its last line, without the line end). */
+  readonly #start: number;
+  readonly #end: number;
+  #value: string | undefined;
+  #lower: string | undefined;
+  #decoded: string | undefined;
+  #addresses: readonly SieveAddress[] | undefined;
+
+  constructor(block: string, start: number, name: string, valueStart: number, end: number) {
+    this.#block = block;
+    this.#start = start;
+    this.name = name;
+    this.#valueStart = valueStart;
+    this.#end = end;
+  }
+
+  /** The raw value: continuation lines joined with CRLF (as they appear, bare LF or CRLF). */
+  get value(): string {
+    if (this.#value === undefined) {
+      const text = this.#block.slice(this.#valueStart, this.#end);
+      this.#value = text.includes('\n') ? text.replace(/\r?\n/g, '\r\n') : text;
+    }
+    return this.#value;
+  }
+
+  /** Octets of the field's lines, each counted with a CRLF line end. */
+  get octets(): number {
+    const text = this.#block.slice(this.#start, this.#end);
+    let bareLf = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+      if (i === 0 || text.charCodeAt(i - 1) !== 0x0d) bareLf++;
+    }
+    return (isAsciiText(text) ? text.length : Buffer.byteLength(text)) + bareLf + 2;
+  }
+
+  /** Plain data for JSON.stringify (value and octets are getters, not own properties). */
+  toJSON(): { name: string; value: string; octets: number } {
+    return { name: this.name, value: this.value, octets: this.octets };
+  }
+
+  get lowerName(): string {
+    this.#lower ??= this.name.toLowerCase();
+    return this.#lower;
+  }
+
+  get decodedValue(): string {
+    this.#decoded ??= decodeHeaderValue(this.value);
+    return this.#decoded;
+  }
+
+  get addresses(): readonly SieveAddress[] {
+    this.#addresses ??= addressesInValue(this.decodedValue);
+    return this.#addresses;
+  }
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function isAsciiText(s: string): boolean {
+  return !NON_ASCII.test(s);
+}
+
+/** The lower-cased name of a field (cached for parsed fields). */
+export function headerFieldLowerName(field: SieveHeaderField): string {
+  return field instanceof ParsedHeaderField ? field.lowerName : field.name.toLowerCase();
+}
+
+/** A field's value unfolded, RFC 2047-decoded and trimmed (cached for parsed fields). */
+export function headerFieldDecodedValue(field: SieveHeaderField): string {
+  return field instanceof ParsedHeaderField ? field.decodedValue : decodeHeaderValue(field.value);
+}
+
+/**
+ * The addresses in a field's decoded value, as the address test sees them (cached for parsed
+ * fields): the valid prefix of the address list, or, when none parses, one address holding
+ * only the raw text. The returned list must not be changed.
+ */
+export function headerFieldAddresses(field: SieveHeaderField): readonly SieveAddress[] {
+  return field instanceof ParsedHeaderField
+    ? field.addresses
+    : addressesInValue(decodeHeaderValue(field.value));
+}
+
+function addressesInValue(decoded: string): readonly SieveAddress[] {
+  const { addresses } = parseAddressListPrefix(decoded);
+  // Pigeonhole: a value yielding no address at all (even an empty group such as
+  // "undisclosed-recipients:;") counts as one unparsable address with its raw text.
+  return addresses.length > 0 ? addresses : [{ localPart: decoded, domain: null }];
+}
+
 /** Parses a raw message (CRLF or LF line ends; a leading mbox "From " line is skipped). */
 export function parseSieveMessage(raw: Uint8Array | string): SieveMessage {
   let bytes = typeof raw === 'string' ? new TextEncoder().encode(raw) : raw;
-  if (bytes.length >= 5 && utf8(bytes.subarray(0, 5)) === 'From ') {
+  if (
+    bytes.length >= 5 &&
+    bytes[0] === 0x46 &&
+    bytes[1] === 0x72 &&
+    bytes[2] === 0x6f &&
+    bytes[3] === 0x6d &&
+    bytes[4] === 0x20
+  ) {
     const nl = bytes.indexOf(LF);
     bytes = nl < 0 ? new Uint8Array(0) : bytes.subarray(nl + 1);
   }
@@ -95,36 +232,46 @@ export function parseSieveMessage(raw: Uint8Array | string): SieveMessage {
     }
   }
   const block = utf8(bytes.subarray(0, headerEnd));
-  let current: { name: string; value: string; octets: number } | null = null;
-  const flush = (): void => {
-    if (current !== null) headers.push(current);
-    current = null;
-  };
+  // The field being read: where it starts, its name, where its value starts, and the end of
+  // its last line so far (continuation lines extend it).
+  let start = -1;
+  let name = '';
+  let valueStart = 0;
+  let fieldEnd = 0;
+  let colonAt = -1;
   let pos = 0;
   while (pos < block.length) {
     let end = block.indexOf('\n', pos);
     if (end < 0) end = block.length;
     const lineEnd = end > pos && block.charCodeAt(end - 1) === 0x0d ? end - 1 : end;
-    const line = block.slice(pos, lineEnd);
-    const octets = (/^[\x00-\x7f]*$/.test(line) ? line.length : Buffer.byteLength(line)) + 2;
     const first = block.charCodeAt(pos);
-    if ((first === 0x20 || first === 0x09) && current !== null) {
-      current.value += '\r\n' + line;
-      current.octets += octets;
+    if ((first === 0x20 || first === 0x09) && start >= 0) {
+      fieldEnd = lineEnd;
     } else {
-      flush();
-      const colon = line.indexOf(':');
-      if (colon > 0) {
-        current = {
-          name: line.slice(0, colon).trimEnd(),
-          value: line.slice(colon + 1).replace(/^[ \t]+/, ''),
-          octets,
-        };
+      if (start >= 0) headers.push(new ParsedHeaderField(block, start, name, valueStart, fieldEnd));
+      start = -1;
+      // One search finds the colon for this line and any colon-less lines before it, so a
+      // block of lines without colons stays linear.
+      if (colonAt < pos) {
+        colonAt = block.indexOf(':', pos);
+        if (colonAt < 0) colonAt = block.length;
+      }
+      const colon = colonAt;
+      if (colon > pos && colon < lineEnd) {
+        start = pos;
+        name = block.slice(pos, colon).trimEnd();
+        valueStart = colon + 1;
+        while (valueStart < lineEnd) {
+          const c = block.charCodeAt(valueStart);
+          if (c !== 0x20 && c !== 0x09) break;
+          valueStart++;
+        }
+        fieldEnd = lineEnd;
       }
     }
     pos = end + 1;
   }
-  flush();
+  if (start >= 0) headers.push(new ParsedHeaderField(block, start, name, valueStart, fieldEnd));
   return new ParsedSieveMessage(headers, bytes.subarray(Math.min(bodyStart, bytes.length)), bytes);
 }
 
@@ -175,15 +322,34 @@ function encodedHeaderLength(b: Uint8Array): number {
 export function headerRawValues(msg: SieveMessage, name: string): string[] {
   const key = name.toLowerCase();
   const out: string[] = [];
-  for (const h of msg.headers) if (h.name.toLowerCase() === key) out.push(h.value);
+  for (const h of msg.headers) if (headerFieldLowerName(h) === key) out.push(h.value);
   return out;
+}
+
+/** Every field called `name` (case-insensitive), in message order. */
+export function headerFieldsNamed(msg: SieveMessage, name: string): SieveHeaderField[] {
+  const key = name.toLowerCase();
+  const out: SieveHeaderField[] = [];
+  for (const h of msg.headers) if (headerFieldLowerName(h) === key) out.push(h);
+  return out;
+}
+
+/** True when the message has a field called `name` (case-insensitive). */
+export function hasHeaderField(msg: SieveMessage, name: string): boolean {
+  const key = name.toLowerCase();
+  for (const h of msg.headers) if (headerFieldLowerName(h) === key) return true;
+  return false;
 }
 
 /** Unfolds (RFC 5322 §2.2.3), decodes encoded words (RFC 2047) and trims a header value. */
 export function decodeHeaderValue(raw: string): string {
   // Dovecot unfolds CRLF + WSP into a single space (a folded tab becomes a space).
-  const unfolded = raw.replace(/\r?\n[ \t]/g, ' ');
-  return decodeEncodedWords(unfolded).replace(/^[ \t]+|[ \t]+$/g, '');
+  const unfolded = raw.includes('\n') ? raw.replace(/\r?\n[ \t]/g, ' ') : raw;
+  const decoded = decodeEncodedWords(unfolded);
+  const last = decoded.charCodeAt(decoded.length - 1);
+  const first = decoded.charCodeAt(0);
+  if (first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09) return decoded;
+  return decoded.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
 const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
@@ -254,12 +420,21 @@ export function decodeCharset(charset: string, bytes: Uint8Array): string {
       out += String.fromCharCode(b >= 0x80 && b <= 0x9f ? (CP1252[b - 0x80] ?? 0xfffd) : b);
     return out;
   }
-  try {
-    return new TextDecoder(charset.toLowerCase()).decode(bytes);
-  } catch {
-    return new TextDecoder('utf-8').decode(bytes);
+  let decoder = decoders.get(cs);
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(cs);
+    } catch {
+      decoder = UTF8;
+    }
+    if (decoders.size >= 256) decoders.clear();
+    decoders.set(cs, decoder);
   }
+  return decoder.decode(bytes);
 }
+
+/** TextDecoders by charset label (a decoder is stateless between non-streaming calls). */
+const decoders = new Map<string, InstanceType<typeof TextDecoder>>();
 
 /** One address of an address list; `raw` is set instead of parts when it did not parse. */
 export interface SieveAddress {
@@ -315,7 +490,11 @@ class AddressParser {
   #skipCfws(): void {
     const s = this.#s;
     for (;;) {
-      while (this.#i < s.length && /[ \t\r\n]/.test(s.charAt(this.#i))) this.#i++;
+      while (this.#i < s.length) {
+        const c = s.charCodeAt(this.#i);
+        if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+        this.#i++;
+      }
       if (s.charAt(this.#i) !== '(') return;
       let depth = 0;
       while (this.#i < s.length) {
@@ -550,8 +729,14 @@ export interface SieveMimePart {
   readonly prologue: readonly Uint8Array[];
 }
 
+const paramRegexes = new Map<string, RegExp>();
+
 function headerParam(value: string, param: string): string | null {
-  const re = new RegExp(`;\\s*${param}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]+))`, 'i');
+  let re = paramRegexes.get(param);
+  if (re === undefined) {
+    re = new RegExp(`;\\s*${param}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]+))`, 'i');
+    paramRegexes.set(param, re);
+  }
   const m = re.exec(value);
   if (m === null) return null;
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? null);
@@ -565,7 +750,7 @@ export function parseMimeTree(
   depth = 0,
 ): SieveMimePart {
   const get = (name: string): string | null => {
-    const h = headers.find((f) => f.name.toLowerCase() === name);
+    const h = headers.find((f) => headerFieldLowerName(f) === name);
     return h === undefined ? null : h.value.replace(/\r?\n(?=[ \t])/g, '');
   };
   const ctHeader = get('content-type');
@@ -609,33 +794,37 @@ function splitMultipart(body: Uint8Array, boundary: string): MultipartSplit {
   const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
   const delim = '--' + boundary;
   const parts: Uint8Array[] = [];
-  const lines = text.split(/(?<=\n)/);
-  let offset = 0;
   let partStart = -1;
   let preamble: Uint8Array | null = null;
   const beforeDelimiter = (end: number, start: number): number => {
     // The CRLF before the delimiter belongs to the delimiter.
     let e = end;
-    if (e > start && text.charAt(e - 1) === '\n') e--;
-    if (e > start && text.charAt(e - 1) === '\r') e--;
+    if (e > start && text.charCodeAt(e - 1) === 0x0a) e--;
+    if (e > start && text.charCodeAt(e - 1) === 0x0d) e--;
     return e;
   };
-  for (const line of lines) {
-    const bare = line.replace(/\r?\n$/, '').replace(/[ \t]+$/, '');
-    if (bare === delim || bare === delim + '--') {
-      if (partStart >= 0) parts.push(body.subarray(partStart, beforeDelimiter(offset, partStart)));
-      else preamble = body.subarray(0, beforeDelimiter(offset, 0));
-      if (bare === delim + '--') {
-        const rest = offset + line.length;
-        return {
-          parts,
-          preamble: preamble ?? body.subarray(0, 0),
-          epilogue: rest < body.length ? body.subarray(rest) : null,
-        };
-      }
-      partStart = offset + line.length;
+  // Only lines that start with the delimiter can be one: find those with indexOf.
+  for (let at = text.indexOf(delim); at >= 0; at = text.indexOf(delim, at + 1)) {
+    if (at > 0 && text.charCodeAt(at - 1) !== 0x0a) continue;
+    const nl = text.indexOf('\n', at);
+    const lineEnd = nl < 0 ? text.length : nl + 1;
+    // The line without its line end and trailing blanks, as the delimiter is compared.
+    let e = nl < 0 ? text.length : nl;
+    if (nl >= 0 && e > at && text.charCodeAt(e - 1) === 0x0d) e--;
+    while (e > at && (text.charCodeAt(e - 1) === 0x20 || text.charCodeAt(e - 1) === 0x09)) e--;
+    const len = e - at;
+    const close = len === delim.length + 2 && text.startsWith('--', at + delim.length);
+    if (len !== delim.length && !close) continue;
+    if (partStart >= 0) parts.push(body.subarray(partStart, beforeDelimiter(at, partStart)));
+    else preamble = body.subarray(0, beforeDelimiter(at, 0));
+    if (close) {
+      return {
+        parts,
+        preamble: preamble ?? body.subarray(0, 0),
+        epilogue: lineEnd < body.length ? body.subarray(lineEnd) : null,
+      };
     }
-    offset += line.length;
+    partStart = lineEnd;
   }
   if (partStart >= 0 && partStart < body.length) parts.push(body.subarray(partStart));
   return { parts, preamble: preamble ?? body, epilogue: null };
@@ -645,24 +834,59 @@ function splitMultipart(body: Uint8Array, boundary: string): MultipartSplit {
 export function decodePartText(part: SieveMimePart): string {
   let bytes = part.raw;
   if (part.transferEncoding === 'base64') {
-    const clean = Buffer.from(bytes)
+    const clean = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       .toString('latin1')
       .replace(/[^A-Za-z0-9+/=]/g, '');
-    bytes = Uint8Array.from(Buffer.from(clean, 'base64'));
+    bytes = Buffer.from(clean, 'base64');
   } else if (part.transferEncoding === 'quoted-printable') {
-    const text = Buffer.from(bytes)
-      .toString('latin1')
-      .replace(/=\r?\n/g, '');
-    const arr: number[] = [];
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charAt(i);
-      if (c === '=' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
-        arr.push(parseInt(text.slice(i + 1, i + 3), 16));
-        i += 2;
-      } else arr.push(c.charCodeAt(0) & 0xff);
-    }
-    bytes = Uint8Array.from(arr);
+    bytes = decodeQuotedPrintable(bytes);
   }
   const cs = part.charset.toLowerCase();
   return decodeCharset(cs === 'us-ascii' ? 'utf-8' : cs, bytes);
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * Quoted-printable: soft line breaks ("=" CRLF or "=" LF) are removed first, then "=XX" hex
+ * pairs decoded; anything else (a lone "=", bad hex) stays as it is.
+ */
+function decodeQuotedPrintable(raw: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(raw.length);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i] ?? 0;
+    if (c === 0x3d) {
+      if (raw[i + 1] === LF) {
+        i++;
+        continue;
+      }
+      if (raw[i + 1] === CR && raw[i + 2] === LF) {
+        i += 2;
+        continue;
+      }
+    }
+    joined[n++] = c;
+  }
+  const out = new Uint8Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const c = joined[i] ?? 0;
+    if (c === 0x3d && i + 2 < n) {
+      const hi = hexValue(joined[i + 1] ?? 0);
+      const lo = hexValue(joined[i + 2] ?? 0);
+      if (hi >= 0 && lo >= 0) {
+        out[m++] = hi * 16 + lo;
+        i += 2;
+        continue;
+      }
+    }
+    out[m++] = c;
+  }
+  return out.subarray(0, m);
 }

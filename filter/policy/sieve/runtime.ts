@@ -8,13 +8,14 @@ import { SieveError } from './errors.js';
 import type { SieveLimits } from './limits.js';
 import {
   comparatorCompare,
-  comparatorContains,
   comparatorEquals,
   compileSieveRegex,
+  lowerAscii,
   regexMatch,
   relationHolds,
   SieveRegexError,
-  wildcardMatch,
+  wildcardMatchText,
+  wildcardText,
 } from './match.js';
 import type { SieveMessage } from './message-view.js';
 
@@ -195,6 +196,16 @@ export class SieveRuntime {
     return [String(arg.value)];
   }
 
+  /**
+   * Like {@link expandList}, but a constant argument gives its list prepared at compile time
+   * (no allocation). The result must not be changed.
+   */
+  stringList(arg: CompiledArg | null | undefined): readonly string[] {
+    if (arg !== null && arg !== undefined && arg.kind !== 'number' && arg.constant !== undefined)
+      return arg.constant;
+    return this.expandList(arg);
+  }
+
   /** Expands a single-string argument. */
   expandString(arg: CompiledArg | null | undefined): string {
     if (arg === null || arg === undefined) return '';
@@ -267,18 +278,26 @@ export class SieveRuntime {
             }
           }
           return false;
-        case 'contains':
+        case 'contains': {
+          if (keys.length === 0) return false;
+          // Fold each value and key once, not once per (value, key) pair.
+          const fold = spec.comparator === 'i;ascii-casemap';
+          const needles = fold ? keys.map(lowerAscii) : keys;
           for (const v of values) {
-            for (const k of keys) {
+            const hay = fold ? lowerAscii(v) : v;
+            for (const k of needles) {
               budget.steps += 1 + (v.length >> 6);
-              if (comparatorContains(spec.comparator, v, k)) return true;
+              if (hay.includes(k)) return true;
             }
           }
           return false;
+        }
         case 'matches':
           for (const v of values) {
+            // Prepared once per value, not once per (value, key) pair.
+            const text = wildcardText(v);
             for (const k of keys) {
-              const caps = wildcardMatch(spec.comparator, v, k, budget);
+              const caps = wildcardMatchText(spec.comparator, text, k, budget);
               this.step(node, budget.steps >> 4);
               budget.steps = 0;
               if (caps !== null) {

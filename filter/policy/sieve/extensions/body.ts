@@ -20,7 +20,8 @@ function typeMatches(contentType: string, want: string): boolean {
   return contentType === w;
 }
 
-const HTML_ENTITIES: Readonly<Record<string, number>> = {
+/** Named HTML entities htmlToText decodes (as Dovecot does; unknown ones vanish). */
+export const HTML_ENTITIES: Readonly<Record<string, number>> = {
   nbsp: 0xa0,
   amp: 0x26,
   lt: 0x3c,
@@ -66,19 +67,26 @@ const HTML_ENTITIES: Readonly<Record<string, number>> = {
  */
 export function htmlToText(html: string): string {
   let out = '';
+  // Last UTF-16 unit of `out`, or -1 while it is empty: asking `out` itself would flatten the
+  // string being built at every tag.
+  let last = -1;
   let i = 0;
   const n = html.length;
-  const addSpace = (): void => {
-    if (out !== '' && !out.endsWith(' ')) out += ' ';
-  };
-  const ws = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
-  const startsWithCi = (at: number, text: string): boolean =>
-    html.slice(at, at + text.length).toLowerCase() === text;
+  let lower: string | null = null;
+  // Next position of these characters at or after the last search (n: none); searching with
+  // indexOf and remembering the result keeps the scan linear.
+  let nextLt = -1;
+  let nextAmp = -1;
+  let nextGt = -1;
+  let nextDq = -1;
+  let nextSq = -1;
+  // No closures in here: V8 inlines a closure created per call as that call's target and
+  // throws the optimized code away when the next call brings a new one.
   while (i < n) {
     const c = html.charAt(i);
     if (c === '&') {
       let k = i + 1;
-      while (k < n && html.charAt(k) !== ';' && !ws(html.charAt(k)) && k - i - 1 < 10) k++;
+      while (k < n && html.charAt(k) !== ';' && !isSpace(html.charAt(k)) && k - i - 1 < 10) k++;
       if (html.charAt(k) !== ';') {
         i++;
         continue;
@@ -89,14 +97,21 @@ export function htmlToText(html: string): string {
       if (cp === undefined && name.startsWith('#x')) cp = parseInt(name.slice(2), 16);
       else if (cp === undefined && name.startsWith('#')) cp = parseInt(name.slice(1), 10);
       if (cp !== undefined && Number.isInteger(cp) && cp >= 0 && cp <= 0x10ffff) {
-        out += String.fromCodePoint(cp);
+        const text = String.fromCodePoint(cp);
+        out += text;
+        last = text.charCodeAt(text.length - 1);
       }
       i = k + 1;
       continue;
     }
     if (c !== '<') {
-      out += c;
-      i++;
+      // Copy the run of plain text up to the next tag or entity in one piece.
+      if (nextLt < i) nextLt = indexOrEnd(html, '<', i);
+      if (nextAmp < i) nextAmp = indexOrEnd(html, '&', i);
+      const k = Math.min(nextLt, nextAmp);
+      out += html.slice(i, k);
+      last = html.charCodeAt(k - 1);
+      i = k;
       continue;
     }
     const rest = i + 1;
@@ -106,54 +121,99 @@ export function htmlToText(html: string): string {
       i = close < 0 ? n : close + 1;
       continue;
     }
+    const first = html.charCodeAt(rest);
     if (
-      startsWithCi(rest, 'script') &&
-      (ws(html.charAt(rest + 6)) || html.charAt(rest + 6) === '>')
+      (first === 0x73 || first === 0x53) &&
+      startsWithCi(html, rest, 'script') &&
+      (isSpace(html.charAt(rest + 6)) || html.charAt(rest + 6) === '>')
     ) {
-      const end = html.toLowerCase().indexOf('</script>', rest);
+      lower ??= html.toLowerCase();
+      const end = lower.indexOf('</script>', rest);
       if (end < 0) break;
-      addSpace();
+      if (last !== -1 && last !== 0x20) {
+        out += ' ';
+        last = 0x20;
+      }
       i = end + 9;
       continue;
     }
     if (
-      startsWithCi(rest, 'style') &&
-      (ws(html.charAt(rest + 5)) || html.charAt(rest + 5) === '>')
+      (first === 0x73 || first === 0x53) &&
+      startsWithCi(html, rest, 'style') &&
+      (isSpace(html.charAt(rest + 5)) || html.charAt(rest + 5) === '>')
     ) {
-      const end = html.toLowerCase().indexOf('</style>', rest);
+      lower ??= html.toLowerCase();
+      const end = lower.indexOf('</style>', rest);
       if (end < 0) break;
-      addSpace();
+      if (last !== -1 && last !== 0x20) {
+        out += ' ';
+        last = 0x20;
+      }
       i = end + 8;
       continue;
     }
-    if (startsWithCi(rest, '![cdata[')) {
+    if (first === 0x21 && startsWithCi(html, rest, '![cdata[')) {
       const end = html.indexOf(']]>', rest);
-      out += end < 0 ? html.slice(rest + 8) : html.slice(rest + 8, end);
+      const text = end < 0 ? html.slice(rest + 8) : html.slice(rest + 8, end);
+      if (text !== '') {
+        out += text;
+        last = text.charCodeAt(text.length - 1);
+      }
       i = end < 0 ? n : end + 3;
       continue;
     }
-    // A tag: skip to '>' outside quotes, then one space.
+    // A tag: skip to '>' outside quotes (a backslash in quotes escapes), then one space.
     let k = rest;
-    let quote = '';
-    while (k < n) {
-      const d = html.charAt(k);
-      if (quote !== '') {
-        if (d === '\\') k++;
-        else if (d === quote) quote = '';
-      } else if (d === '"' || d === "'") quote = d;
-      else if (d === '>') break;
-      k++;
+    for (;;) {
+      if (nextGt < k) nextGt = indexOrEnd(html, '>', k);
+      if (nextDq < k) nextDq = indexOrEnd(html, '"', k);
+      if (nextSq < k) nextSq = indexOrEnd(html, "'", k);
+      const q = Math.min(nextDq, nextSq);
+      if (nextGt < q || q >= n) {
+        k = nextGt;
+        break;
+      }
+      const quote = html.charCodeAt(q);
+      k = q + 1;
+      while (k < n) {
+        const d = html.charCodeAt(k);
+        if (d === 0x5c) k += 2;
+        else {
+          k++;
+          if (d === quote) break;
+        }
+      }
+      if (k >= n) break;
     }
     if (k >= n) break;
-    addSpace();
+    if (last !== -1 && last !== 0x20) {
+      out += ' ';
+      last = 0x20;
+    }
     i = k + 1;
   }
   return out;
 }
 
+function isSpace(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\r' || c === '\n';
+}
+
+/** True when `text` (lower case) is at `at` in `html`, compared after lower-casing. */
+function startsWithCi(html: string, at: number, text: string): boolean {
+  return html.slice(at, at + text.length).toLowerCase() === text;
+}
+
+function indexOrEnd(text: string, ch: string, from: number): number {
+  const at = text.indexOf(ch, from);
+  return at < 0 ? text.length : at;
+}
+
+const UTF8 = new TextDecoder('utf-8');
+
 function bodyValues(rt: SieveRuntime, transform: string, types: readonly string[]): string[] {
   const msg = rt.message;
-  if (transform === 'raw') return [new TextDecoder('utf-8').decode(msg.body)];
+  if (transform === 'raw') return [UTF8.decode(msg.body)];
   const parts: SieveMimePart[] = [];
   collectParts(parseMimeTree(msg.headers, msg.body), parts);
   const out: string[] = [];
@@ -161,7 +221,7 @@ function bodyValues(rt: SieveRuntime, transform: string, types: readonly string[
     if (p.contentType.startsWith('multipart/')) {
       // RFC 5173 §5: :content "multipart" matches the preamble and epilogue.
       if (transform === 'content' && types.some((t) => typeMatches(p.contentType, t))) {
-        for (const chunk of p.prologue) out.push(new TextDecoder('utf-8').decode(chunk));
+        for (const chunk of p.prologue) out.push(UTF8.decode(chunk));
       }
       continue;
     }
@@ -201,12 +261,12 @@ export const bodyExtension: SieveExtension = {
           : node.tags.has('content')
             ? 'content'
             : 'text';
-        const values = bodyValues(rt, transform, rt.expandList(node.tags.get('content')));
+        const values = bodyValues(rt, transform, rt.stringList(node.tags.get('content')));
         rt.step(
           node,
           values.reduce((n, v) => n + (v.length >> 10), 0),
         );
-        return rt.matchValuesAgainst(node, values, rt.expandList(node.args[0]), {
+        return rt.matchValuesAgainst(node, values, rt.stringList(node.args[0]), {
           setMatchVariables: false,
         });
       },

@@ -3,7 +3,12 @@
  * the compiler), the actions keep, discard and redirect (§4), and the tests address, allof,
  * anyof, exists, false, header, not, size and true (§5).
  */
-import { addressPartOf, headerAddresses, quoteLocalPart, selectHeaderValues } from '../address.js';
+import {
+  addressPartOf,
+  headerFieldsAddresses,
+  quoteLocalPart,
+  selectHeaderFields,
+} from '../address.js';
 import { validateRegexKeys } from '../compiler.js';
 import { SieveError } from '../errors.js';
 import type {
@@ -12,7 +17,14 @@ import type {
   SieveExtension,
   SieveValidateContext,
 } from '../extension-api.js';
-import { decodeHeaderValue, headerRawValues, parseSingleMailbox } from '../message-view.js';
+import {
+  hasHeaderField,
+  headerFieldDecodedValue,
+  messageSizeOver,
+  messageSizeUnder,
+  parseSingleMailbox,
+  type SieveHeaderField,
+} from '../message-view.js';
 import type { SieveRuntime } from '../runtime.js';
 
 /** True for a syntactically valid header field name (RFC 5322 §3.6.8 ftext). */
@@ -76,16 +88,16 @@ function redirectAddress(s: string): string | null {
 function matchAddressValues(
   node: CompiledNode,
   rt: SieveRuntime,
-  fields: readonly string[],
+  fields: readonly SieveHeaderField[],
 ): boolean {
-  const addrs = headerAddresses(fields);
+  const addrs = headerFieldsAddresses(fields);
   const sep = rt.env.subaddressSeparator;
   const values: string[] = [];
   for (const a of addrs) {
     const v = addressPartOf(a, node.addressPart, sep);
     if (v !== null) values.push(v);
   }
-  return rt.matchValuesAgainst(node, values, rt.expandList(node.args[1]), { count: addrs.length });
+  return rt.matchValuesAgainst(node, values, rt.stringList(node.args[1]), { count: addrs.length });
 }
 
 const ALLOWED_ADDRESS_HEADERS = new Set([
@@ -171,8 +183,7 @@ const commands: SieveCommandDef[] = [
     kind: 'test',
     capability: null,
     positional: [['string-list']],
-    test: (node, rt) =>
-      rt.expandList(node.args[0]).every((h) => headerRawValues(rt.message, h).length > 0),
+    test: (node, rt) => rt.stringList(node.args[0]).every((h) => hasHeaderField(rt.message, h)),
   },
   {
     name: 'size',
@@ -195,7 +206,9 @@ const commands: SieveCommandDef[] = [
     test: (node, rt) => {
       const a = node.args[0];
       const limit = a?.kind === 'number' ? a.value : 0;
-      return node.tags.has('over') ? rt.message.size > limit : rt.message.size < limit;
+      return node.tags.has('over')
+        ? messageSizeOver(rt.message, limit)
+        : messageSizeUnder(rt.message, limit);
     },
   },
   {
@@ -210,9 +223,9 @@ const commands: SieveCommandDef[] = [
     },
     test: (node, rt) => {
       const { index, last } = indexOf(node);
-      const raw = selectHeaderValues(rt, rt.expandList(node.args[0]), index, last);
-      const values = raw.map(decodeHeaderValue);
-      return rt.matchValuesAgainst(node, values, rt.expandList(node.args[1]));
+      const fields = selectHeaderFields(rt, rt.stringList(node.args[0]), index, last);
+      const values = fields.map(headerFieldDecodedValue);
+      return rt.matchValuesAgainst(node, values, rt.stringList(node.args[1]));
     },
   },
   {
@@ -238,9 +251,9 @@ const commands: SieveCommandDef[] = [
     test: (node, rt) => {
       const { index, last } = indexOf(node);
       const names = rt
-        .expandList(node.args[0])
+        .stringList(node.args[0])
         .filter((n) => ALLOWED_ADDRESS_HEADERS.has(n.toLowerCase()));
-      return matchAddressValues(node, rt, selectHeaderValues(rt, names, index, last));
+      return matchAddressValues(node, rt, selectHeaderFields(rt, names, index, last));
     },
   },
 ];

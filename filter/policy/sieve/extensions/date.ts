@@ -2,10 +2,10 @@
  * RFC 5260 date and index: the date and currentdate tests with :zone / :originalzone and the
  * date parts, and the :index/:last tags on header, address and date (checked in core.ts).
  */
-import { selectHeaderValues } from '../address.js';
+import { selectHeaderFields } from '../address.js';
 import { validateRegexKeys } from '../compiler.js';
 import type { CompiledNode, SieveExtension, SieveValidateContext } from '../extension-api.js';
-import { decodeHeaderValue } from '../message-view.js';
+import { headerFieldDecodedValue } from '../message-view.js';
 import type { SieveRuntime } from '../runtime.js';
 import { indexOf, validateIndex } from './core.js';
 
@@ -233,8 +233,8 @@ export const dateExtension: SieveExtension = {
         const header = rt.expandString(node.args[0]);
         const part = rt.expandString(node.args[1]).toLowerCase();
         const values: string[] = [];
-        for (const raw of selectHeaderValues(rt, [header], index, last)) {
-          let text = decodeHeaderValue(raw);
+        for (const field of selectHeaderFields(rt, [header], index, last)) {
+          let text = headerFieldDecodedValue(field);
           // RFC 5260 §4.1: for Received, the date is after the last semicolon.
           if (header.toLowerCase() === 'received') text = text.slice(text.lastIndexOf(';') + 1);
           const t = parseRfc2822Date(text);
@@ -242,7 +242,7 @@ export const dateExtension: SieveExtension = {
           const zone = targetZone(node, rt, t.zoneMinutes, t.utcMs);
           values.push(datePart({ utcMs: t.utcMs, zoneMinutes: zone }, part));
         }
-        return rt.matchValuesAgainst(node, values, rt.expandList(node.args[2]));
+        return rt.matchValuesAgainst(node, values, rt.stringList(node.args[2]));
       },
     },
     {
@@ -263,7 +263,7 @@ export const dateExtension: SieveExtension = {
         return rt.matchValuesAgainst(
           node,
           [datePart({ utcMs: now, zoneMinutes: zone }, part)],
-          rt.expandList(node.args[1]),
+          rt.stringList(node.args[1]),
         );
       },
     },

@@ -34,7 +34,7 @@ export const envelopeExtension: SieveExtension = {
       test: (node, rt) => {
         const values: string[] = [];
         let count = 0;
-        for (const part of rt.expandList(node.args[0])) {
+        for (const part of rt.stringList(node.args[0])) {
           const p = part.toLowerCase();
           const text = p === 'from' ? rt.env.envelopeFrom : p === 'to' ? rt.env.envelopeTo : null;
           if (text === null) continue;
@@ -49,7 +49,7 @@ export const envelopeExtension: SieveExtension = {
           const v = addressPartOf(addr, node.addressPart, rt.env.subaddressSeparator);
           if (v !== null) values.push(v);
         }
-        return rt.matchValuesAgainst(node, values, rt.expandList(node.args[1]), { count });
+        return rt.matchValuesAgainst(node, values, rt.stringList(node.args[1]), { count });
       },
     },
   ],

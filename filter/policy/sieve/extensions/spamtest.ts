@@ -44,8 +44,24 @@ function formatNumber(n: number): string {
   return n.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
 }
 
+// The last inputs and values: a policy asks several spamtest questions about one message.
+let memoScore: number | null = null;
+let memoMax = Number.NaN;
+const memoValues: [string | null, string | null] = [null, null];
+
 /** The spamtest value ("0"–"10", or "0"–"100" with percent) for a score and maximum. */
 export function spamtestValue(score: number | null, max: number, percent: boolean): string {
+  if (score !== memoScore || max !== memoMax) {
+    memoScore = score;
+    memoMax = max;
+    memoValues[0] = null;
+    memoValues[1] = null;
+  }
+  const slot = percent ? 1 : 0;
+  return (memoValues[slot] ??= computeSpamtestValue(score, max, percent));
+}
+
+function computeSpamtestValue(score: number | null, max: number, percent: boolean): string {
   if (score === null || !Number.isFinite(score) || !Number.isFinite(max)) return '0';
   const maxValue = parseDecimal(formatNumber(max));
   const status = parseDecimal(formatNumber(score));
@@ -80,7 +96,7 @@ export const spamtestExtension: SieveExtension = {
       },
       test: (node, rt) => {
         const value = spamtestValue(rt.env.spamScore, rt.env.spamMax, node.tags.has('percent'));
-        return rt.matchValuesAgainst(node, [value], rt.expandList(node.args[0]));
+        return rt.matchValuesAgainst(node, [value], rt.stringList(node.args[0]));
       },
     },
     {
@@ -96,7 +112,7 @@ export const spamtestExtension: SieveExtension = {
         rt.matchValuesAgainst(
           node,
           [virustestValue(rt.env.virusLevel)],
-          rt.expandList(node.args[0]),
+          rt.stringList(node.args[0]),
         ),
     },
   ],

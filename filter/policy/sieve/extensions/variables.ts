@@ -122,7 +122,7 @@ export const variablesExtension: SieveExtension = {
         const values = rt.expandList(node.args[0]);
         // RFC 5229 §5: :count counts the non-empty strings.
         const count = values.filter((v) => v !== '').length;
-        return rt.matchValuesAgainst(node, values, rt.expandList(node.args[1]), { count });
+        return rt.matchValuesAgainst(node, values, rt.stringList(node.args[1]), { count });
       },
     },
   ],
