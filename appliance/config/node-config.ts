@@ -63,6 +63,26 @@ export interface IpBlockerServiceConfig {
   };
 }
 
+/** Scanning in the policy service (issue 4). */
+export interface ScanServiceConfig {
+  /** Master switch; false = no scanners (the data plane's own benchmarks and tests). */
+  readonly enabled: boolean;
+  /** Spam threshold: score at or above it is spam (CONTRACTS.md X-Parapet-Spam). */
+  readonly threshold: number;
+  /** Header, body and URI rules; `scores` overrides catalogue scores by symbol. */
+  readonly rules: { readonly enabled: boolean; readonly scores: Readonly<Record<string, number>> };
+  readonly attachments: { readonly enabled: boolean };
+  /**
+   * clamd over `$PARAPET_HOME/antivirus/clamd.sock` (or `socket`). 'auto': when the node
+   * supervises its antivirus service (ClamAV installed, `parapet start`).
+   */
+  readonly virus: {
+    readonly enabled: boolean | 'auto';
+    readonly socket: string | null;
+    readonly timeoutMs: number;
+  };
+}
+
 export interface NodeConfig {
   readonly home: string;
   readonly nodeId: string;
@@ -81,6 +101,7 @@ export interface NodeConfig {
   };
   readonly policy: PolicyServiceConfig;
   readonly ipblocker: IpBlockerServiceConfig;
+  readonly scan: ScanServiceConfig;
 }
 
 /** `$PARAPET_HOME`, else ./.parapet in a checkout, else /var/lib/parapet (CONTRACTS.md). */
@@ -117,6 +138,14 @@ const DEFAULT_IPBLOCKER: IpBlockerServiceConfig = {
   reputation: { windowMs: 3_600_000, minMessages: 10, badRatio: 0.9, spamThreshold: 5 },
 };
 
+const DEFAULT_SCAN: ScanServiceConfig = {
+  enabled: true,
+  threshold: 5,
+  rules: { enabled: true, scores: {} },
+  attachments: { enabled: true },
+  virus: { enabled: 'auto', socket: null, timeoutMs: 30_000 },
+};
+
 /** Loads (and on first use creates) the node's home layout, node id and settings. */
 export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
   const home = resolveParapetHome(env);
@@ -138,6 +167,7 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
   let overrides: {
     policy?: Partial<PolicyServiceConfig>;
     ipblocker?: Partial<IpBlockerServiceConfig>;
+    scan?: Partial<ScanServiceConfig>;
   } = {};
   if (existsSync(file)) {
     try {
@@ -154,7 +184,19 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     reputation: { ...DEFAULT_IPBLOCKER.reputation, ...(overrides.ipblocker?.reputation ?? {}) },
   };
   validateIpBlockerConfig(ipblocker, file);
+  const o = overrides.scan ?? {};
+  const scan: ScanServiceConfig = {
+    ...DEFAULT_SCAN,
+    ...o,
+    rules: { ...DEFAULT_SCAN.rules, ...(o.rules ?? {}) },
+    attachments: { ...DEFAULT_SCAN.attachments, ...(o.attachments ?? {}) },
+    virus: { ...DEFAULT_SCAN.virus, ...(o.virus ?? {}) },
+  };
+  if (!(Number.isFinite(scan.threshold) && scan.threshold > 0)) {
+    throw new ParapetError('ERR_CONFIG_INVALID', `${file}: scan.threshold must be positive`);
+  }
   return Object.freeze({
+    scan,
     home,
     nodeId,
     paths,

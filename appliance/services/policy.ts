@@ -24,6 +24,7 @@ import { createServiceLogger, eventSinkFor } from '../log/logger.js';
 import { loadActivePolicy, policyStamp } from '../config/active-policy.js';
 import { OutboundQueue } from '../queue/outbound-queue.js';
 import { enqueuePolicyOutbound } from '../queue/policy-outbound.js';
+import { buildScanners } from './scanners.js';
 import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningPolicyService {
@@ -45,7 +46,10 @@ export async function startPolicyService(
   });
   const policy = await startPolicyReloader(config, logger);
   const outbound = new OutboundQueue(config.paths.queue);
+  const scan = buildScanners(config);
   const pipeline = createPipeline({
+    scanners: scan.scanners,
+    spamThreshold: config.scan.threshold,
     // Redirect, vacation, copy and notice messages are queued durably before the MTA is
     // answered; a failure to queue them tempfails the original (nothing lost).
     policy: async (input) => {
@@ -113,17 +117,20 @@ export async function startPolicyService(
     }
   } catch (err) {
     policy.stop();
+    await scan.close();
     await Promise.all([milter?.close(), smtp?.close()]);
     ledger?.close();
     await messageLog.close();
     throw err;
   }
   listeners.push(`policy  ${policy.describe()}`);
+  listeners.push(`scanners  ${scan.names.length === 0 ? 'none' : scan.names.join(', ')}`);
   return {
     listeners,
     close: async () => {
       policy.stop();
       await Promise.all([milter?.close(), smtp?.close()]);
+      await scan.close();
       ledger?.close();
       await messageLog.close().catch((err: unknown) => {
         logger.error({ err }, 'message log close failed');

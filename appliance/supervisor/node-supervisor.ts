@@ -47,6 +47,9 @@ export function planServices(config: NodeConfig, options: ServicePlanOptions): S
     cwd: config.home,
     env: {
       PARAPET_HOME: config.home,
+      // Each service knows its siblings (the policy service scans with clamd only when the
+      // node runs its antivirus service).
+      PARAPET_SERVICES: supervisedServices().join(','),
       PARAPET_LOG_LEVEL: options.logLevel ?? process.env['PARAPET_LOG_LEVEL'] ?? 'info',
     },
     autorestart: true,

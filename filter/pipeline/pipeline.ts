@@ -16,6 +16,7 @@ import {
   type ScannerPhase,
 } from '../scan/scanner.js';
 import { SmtpReplies } from '../smtp/reply.js';
+import { formatVirusHeader } from '../scan/virus/virus-header.js';
 import { ParapetError, toParapetError } from '../errors.js';
 import type { MessageLog } from '../log/message-log.js';
 import type { QuarantineWriter } from '../quarantine/writer.js';
@@ -216,7 +217,13 @@ class DefaultPipeline implements Pipeline {
   async #act(message: Message, decision: PolicyDecision, scan: ScanResult): Promise<Verdict> {
     switch (decision.kind) {
       case 'accept':
-        return { kind: 'accept', modifications: withParapetId(message, decision.modifications) };
+        return {
+          kind: 'accept',
+          modifications: withParapetId(message, [
+            ...scanHeaders(message, scan, this.#scanners.length > 0),
+            ...decision.modifications,
+          ]),
+        };
       case 'discard':
         return { kind: 'discard', reason: decision.reason };
       case 'reject':
@@ -243,6 +250,36 @@ class DefaultPipeline implements Pipeline {
       }
     }
   }
+}
+
+/** CONTRACTS.md scan headers. */
+export const SPAM_HEADER = 'X-Parapet-Spam';
+export const VIRUS_RESULT_HEADER = 'X-Parapet-Virus';
+
+/**
+ * X-Parapet-Spam (when anything scanned) and X-Parapet-Virus (when a virus scanner ran) on an
+ * accepted message; copies the sender forged are removed first, last occurrence first.
+ */
+export function scanHeaders(message: Message, scan: ScanResult, scanned: boolean): Modification[] {
+  const out: Modification[] = [];
+  const own: [string, string | null][] = [
+    [SPAM_HEADER, scanned ? formatSpamHeader(scan) : null],
+    [VIRUS_RESULT_HEADER, scan.virus === null ? null : formatVirusHeader(scan.virus)],
+  ];
+  for (const [name, value] of own) {
+    if (value === null) continue;
+    for (let n = message.headers.getAll(name).length; n >= 1; n--) {
+      out.push({ kind: 'changeHeader', name, occurrence: n, value: null });
+    }
+    out.push({ kind: 'addHeader', name, value });
+  }
+  return out;
+}
+
+/** `score=<float>; threshold=<float>; symbols=<NAME,...>` (CONTRACTS.md). */
+export function formatSpamHeader(scan: ScanResult): string {
+  const symbols = [...new Set(scan.findings.filter((f) => f.score !== 0).map((f) => f.symbol))];
+  return `score=${scan.score.toFixed(2)}; threshold=${scan.threshold.toFixed(2)}; symbols=${symbols.join(',')}`;
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
- * Issue 5, quarantine: a message the policy quarantines through a real Postfix is listed by
- * `parapet qman list --json`, released with `qman approve` (twice, and once more after
- * delivery) and delivered exactly once by the Queue Runner through the MTA's filter-free
- * port, with the signed release header; search, forward, save, delete and expire work on it.
+ * Issues 4 and 5, quarantine: with the real scanners and the shipped default policy, GTUBE
+ * sent through a real Postfix and the content filter is quarantined ("high spam score") while
+ * clean mail is delivered with X-Parapet-Spam; `parapet qman list --json` shows it, `qman
+ * approve` (twice, and once more after delivery) releases it, and the Queue Runner delivers it
+ * exactly once through the MTA's filter-free port with the signed release header; search,
+ * forward, save, delete and expire work on it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { postfixUnavailableReason } from './support/postfix-instance.js';
 import { parapetUnavailableReason, runParapet } from './support/parapet-node.js';
 import { sendMessages } from './support/smtp-send.js';
@@ -16,10 +16,13 @@ import { startScenario } from './support/scenario.js';
 
 const skip = postfixUnavailableReason() ?? parapetUnavailableReason() ?? false;
 
-function message(subject: string): Buffer {
+const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+
+function message(subject: string, body: string): Buffer {
   return Buffer.from(
     `From: Sender <sender@example.net>\r\nTo: rcpt@example.com\r\nSubject: ${subject}\r\n` +
-      `Message-ID: <${subject.replace(/\W/g, '')}@e2e>\r\n\r\nHello.\r\n` +
+      `Date: ${new Date().toUTCString()}\r\n` +
+      `Message-ID: <${subject.replace(/\W/g, '')}@e2e.example.net>\r\n\r\n${body}\r\n` +
       'From here on, a line mbox must quote.\r\n',
   );
 }
@@ -42,47 +45,65 @@ test(
   'quarantine → qman approve (×3) → delivered once; search, forward, save, delete, expire',
   { skip, timeout: 240_000 },
   async () => {
-    const scenario = await startScenario('content-filter');
+    const scenario = await startScenario('content-filter', {
+      policy: { policyEngine: 'sieve' },
+      scan: { enabled: true },
+    });
     try {
       const node = scenario.node;
       assert.ok(node !== null);
       const env = { ...process.env, PARAPET_HOME: node.home };
-      await writeFile(
-        join(node.home, 'config', 'policy.sieve'),
-        'require ["vnd.parapet.actions"];\nif header :contains "subject" "hold me" {\n  quarantine "held by e2e";\n}\n',
+      const sent = await sendMessages(
+        [
+          { raw: message('Lunch on Friday', 'Shall we meet at noon?'), name: 'clean' },
+          { raw: message('GTUBE test', GTUBE), name: 'gtube' },
+        ],
+        {
+          port: scenario.smtpPort,
+          sessions: 1,
+          seqHeader: false,
+          from: 'sender@example.net',
+          to: ['rcpt@example.com'],
+        },
       );
-      // The policy service picks the new policy up within ~2 s; send until one is held.
-      let held: Listed[] = [];
-      for (let i = 0; i < 20 && held.length === 0; i++) {
-        await new Promise((r) => setTimeout(r, 500));
-        const sent = await sendMessages(
-          [
-            {
-              raw: message(`please hold me ${String(i)}`),
-              from: 'sender@example.net',
-              to: ['rcpt@example.com'],
-            },
-          ],
-          { port: scenario.smtpPort, sessions: 1, seqHeader: false },
-        );
-        assert.equal(sent[0]?.status, 'accepted');
-        await scenario.postfix.waitForEmptyQueue(60_000);
-        const listed = await runParapet(['qman', 'list', '--json'], env);
-        assert.equal(listed.code, 0, listed.stderr);
-        held = json<Listed[]>(listed.stdout);
-      }
+      assert.deepEqual(
+        sent.map((r) => r.status),
+        ['accepted', 'accepted'],
+      );
+      await scenario.postfix.waitForEmptyQueue(60_000);
+      await scenario.sink.waitForCount(1, 60_000);
+      const clean = (await scenario.sink.messages()).map((f) => parseSinkDump(f.data, f.file));
+      assert.equal(clean.length, 1);
+      assert.match(
+        headerValues(clean[0] ?? parseSinkDump(Buffer.alloc(0)), 'x-parapet-spam')[0] ?? '',
+        /^score=-?\d+\.\d\d; threshold=5\.00; symbols=/,
+      );
+      const listed = await runParapet(['qman', 'list', '--json'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      const held = json<Listed[]>(listed.stdout);
       assert.equal(held.length, 1, 'one message held');
       const entry = held[0];
       assert.ok(entry !== undefined);
-      assert.equal(entry.reason, 'held by e2e');
+      assert.equal(entry.reason, 'high spam score');
+      assert.ok((entry.score ?? 0) >= 1000, String(entry.score));
       assert.equal(entry.from, 'sender@example.net');
       assert.deepEqual(entry.to, ['rcpt@example.com']);
-      assert.equal(entry.rule, 'policy.sieve:3');
+      assert.match(entry.rule, /^default\.sieve:\d+$/);
       assert.equal(entry.status, 'quarantined');
       const before = await scenario.sink.count();
 
       const search = await runParapet(
-        ['qman', 'search', '--subject', 'HOLD ME', '--reason', 'e2e', '--json'],
+        [
+          'qman',
+          'search',
+          '--subject',
+          'gtube',
+          '--reason',
+          'spam',
+          '--min-score',
+          '100',
+          '--json',
+        ],
         env,
       );
       assert.equal(json<Listed[]>(search.stdout).length, 1);

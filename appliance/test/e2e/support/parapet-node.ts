@@ -51,8 +51,13 @@ export interface PolicyNodeOptions {
   readonly milterPort?: number | null;
   /** Milter unix socket path, or null. */
   readonly milterSocketPath?: string | null;
-  /** Extra settings merged into node.json's "policy" object. */
+  /**
+   * Extra settings merged into node.json's "policy" object. Default policyEngine is
+   * 'accept-all' (the data plane's own tests); pass { policyEngine: 'sieve' } for the policy.
+   */
   readonly policy?: Readonly<Record<string, unknown>>;
+  /** node.json's "scan" object; default { enabled: false } (no scanners). */
+  readonly scan?: Readonly<Record<string, unknown>>;
 }
 
 /** A policy service child process with its own home. */
@@ -84,9 +89,11 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
     smtpFilter:
       options.smtpFilterPort === null ? null : { host: '127.0.0.1', port: options.smtpFilterPort },
     reinject: { host: '127.0.0.1', port: options.reinjectPort },
+    policyEngine: 'accept-all',
     ...options.policy,
   };
-  await writeFile(join(home, 'config', 'node.json'), JSON.stringify({ policy }, null, 2));
+  const scan = options.scan ?? { enabled: false };
+  await writeFile(join(home, 'config', 'node.json'), JSON.stringify({ policy, scan }, null, 2));
   let child: ChildProcess | null = null;
   let exited: Promise<number | null> = Promise.resolve(null);
   let out = '';

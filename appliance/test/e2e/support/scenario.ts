@@ -30,6 +30,8 @@ export interface ScenarioOptions {
   readonly mainCf?: Readonly<Record<string, string>>;
   /** Extra node.json policy settings. */
   readonly policy?: Readonly<Record<string, unknown>>;
+  /** node.json "scan" settings; default no scanners. */
+  readonly scan?: Readonly<Record<string, unknown>>;
   /** Wire Postfix to an IP Blocker on this loopback port; default: not wired. */
   readonly ipblockerPort?: number;
 }
@@ -103,6 +105,7 @@ export async function startScenario(
           milterPort: mode === 'milter-tcp' ? milterPort : null,
           milterSocketPath: mode === 'milter-unix' ? socketPath : null,
           ...(options.policy === undefined ? {} : { policy: options.policy }),
+          ...(options.scan === undefined ? {} : { scan: options.scan }),
         });
         await node.start();
       }
