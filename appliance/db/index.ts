@@ -1,0 +1,45 @@
+/** Public surface of appliance/db (see README.md). */
+export { DEFAULT_DATABASE_CONFIG, parseDatabaseConfig, type DatabaseConfig } from './config.js';
+export {
+  EmbeddedPostgres,
+  EMBEDDED_DB_NAME,
+  EMBEDDED_DB_ROLE,
+  type EmbeddedConnection,
+  type EmbeddedPostgresOptions,
+  type EmbeddedPostgresStatus,
+} from './embedded-postgres.js';
+export {
+  findPgBinaries,
+  listDebianPgBinaries,
+  clusterMajor,
+  type PgBinaries,
+} from './pg-binaries.js';
+export { Db, openDatabase, sqlState, type DbOptions, type DbTarget, type Queryable } from './db.js';
+export {
+  migrate,
+  loadMigrations,
+  defaultMigrationsDir,
+  MIGRATION_LOCK_KEY,
+  type Migration,
+  type MigrateResult,
+} from './migrate.js';
+export { insertMessageLogBatch, rollupMessageLog } from './message-log-repo.js';
+export {
+  MessageLogShipper,
+  parseRecord,
+  type MessageLogShipperOptions,
+  type ShipperCursor,
+  type ShipperEvent,
+  type ShipResult,
+} from './message-log-shipper.js';
+export {
+  insertQuarantineRows,
+  searchQuarantine,
+  type NewQuarantineRow,
+  type QuarantinePage,
+  type QuarantineRow,
+  type QuarantineSearch,
+  type QuarantineStatus,
+  type Transactional,
+  recipientKeys,
+} from './quarantine-repo.js';
