@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { ParapetError } from '../../filter/index.js';
+import { parseDatabaseConfig, type DatabaseConfig } from '../db/config.js';
 
 export interface HostPort {
   readonly host: string;
@@ -102,6 +103,8 @@ export interface NodeConfig {
   readonly policy: PolicyServiceConfig;
   readonly ipblocker: IpBlockerServiceConfig;
   readonly scan: ScanServiceConfig;
+  /** The node's database: embedded PostgreSQL in `$PARAPET_HOME/db`, or `url`. */
+  readonly database: DatabaseConfig;
 }
 
 /** `$PARAPET_HOME`, else ./.parapet in a checkout, else /var/lib/parapet (CONTRACTS.md). */
@@ -168,6 +171,7 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     policy?: Partial<PolicyServiceConfig>;
     ipblocker?: Partial<IpBlockerServiceConfig>;
     scan?: Partial<ScanServiceConfig>;
+    database?: unknown;
   } = {};
   if (existsSync(file)) {
     try {
@@ -196,6 +200,7 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     throw new ParapetError('ERR_CONFIG_INVALID', `${file}: scan.threshold must be positive`);
   }
   return Object.freeze({
+    database: parseDatabaseConfig(overrides.database, file),
     scan,
     home,
     nodeId,

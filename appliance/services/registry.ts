@@ -3,7 +3,7 @@
  * Each entry starts the service in this process and resolves once it has stopped cleanly;
  * `supervised` ones are what `parapet start` runs under pm2.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { ParapetError } from '../../filter/index.js';
 
 interface ServiceEntry {
@@ -24,6 +24,16 @@ const notYet = (name: string, description: string): ServiceEntry => ({
 });
 
 export const SERVICES = {
+  // First: the others do not wait for it, but it is the slowest to come up.
+  database: {
+    description: 'PostgreSQL (embedded unless a URL is configured), migrations, log shipping',
+    // Supervised where PostgreSQL's server binaries are installed (or a URL is configured).
+    supervised: hasPostgres(),
+    run: async () => {
+      const { runDatabaseServiceUntilSignal } = await import('./database.js');
+      await runDatabaseServiceUntilSignal();
+    },
+  },
   policy: {
     description: 'data plane: milter 3366, content filter 10025 → 10026',
     supervised: true,
@@ -64,6 +74,16 @@ export const SERVICES = {
 } as const satisfies Record<string, ServiceEntry>;
 
 export type ServiceName = keyof typeof SERVICES;
+
+function hasPostgres(): boolean {
+  try {
+    return readdirSync('/usr/lib/postgresql').some((v) =>
+      existsSync(`/usr/lib/postgresql/${v}/bin/postgres`),
+    );
+  } catch {
+    return false;
+  }
+}
 
 /** The services `parapet start` supervises, in start order. */
 export function supervisedServices(): ServiceName[] {

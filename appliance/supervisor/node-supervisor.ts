@@ -55,7 +55,8 @@ export function planServices(config: NodeConfig, options: ServicePlanOptions): S
     autorestart: true,
     // "online" once the service said it is listening (signalReady), not when it was spawned.
     wait_ready: true,
-    listen_timeout: name === 'antivirus' ? 200_000 : 30_000,
+    // clamd loading ClamAV's official databases and a first initdb take longest.
+    listen_timeout: name === 'antivirus' ? 200_000 : name === 'database' ? 120_000 : 30_000,
     // Back off from 1 s when a service keeps dying, so a broken config does not spin.
     restart_delay: 1000,
     exp_backoff_restart_delay: 1000,
@@ -120,7 +121,7 @@ export async function startNode(
       if (current !== undefined) await pm2.delete(name);
       await pm2.start(app);
     }
-    const services = await waitOnline(pm2, supervisedServices(), options.timeoutMs ?? 30_000);
+    const services = await waitOnline(pm2, supervisedServices(), options.timeoutMs ?? 120_000);
     return { services, user: user?.name ?? currentUserName() };
   } finally {
     pm2.disconnect();

@@ -5,7 +5,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,13 @@ function uidOf(pid: number): number {
 test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 }, async () => {
   home = await mkdtemp(join(tmpdir(), 'parapet-supervised-'));
   env = { ...process.env, PARAPET_HOME: home };
-  const [milter, filter, ipblocker] = await findFreePorts(3);
-  assert.ok(milter !== undefined && filter !== undefined && ipblocker !== undefined);
+  const [milter, filter, ipblocker, database] = await findFreePorts(4);
+  assert.ok(
+    milter !== undefined &&
+      filter !== undefined &&
+      ipblocker !== undefined &&
+      database !== undefined,
+  );
   await mkdir(join(home, 'config'), { recursive: true });
   await writeFile(
     join(home, 'config', 'node.json'),
@@ -55,6 +60,7 @@ test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 },
         smtpFilter: { host: '127.0.0.1', port: filter },
       },
       ipblocker: { listen: { host: '127.0.0.1', port: ipblocker } },
+      database: { port: database },
     }),
   );
 
@@ -63,6 +69,8 @@ test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 },
   const services = await list();
   const expected = ['ipblocker', 'policy', 'queue'];
   if (existsSync('/usr/sbin/clamd')) expected.push('antivirus');
+  if (readdirSync('/usr/lib/postgresql', { withFileTypes: true }).length > 0)
+    expected.push('database');
   assert.deepEqual(services.map((s) => s.name).sort(), expected.sort());
   for (const s of services) {
     assert.equal(s.status, 'online', JSON.stringify(s));
