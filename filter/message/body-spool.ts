@@ -59,6 +59,20 @@ export class BodySpool {
     }
   }
 
+  /**
+   * Appends `chunk` synchronously when the body stays in memory with it, and returns true;
+   * returns false and stores nothing when the chunk has to go through write() (the memory
+   * limit would be passed, the body is on disk, or the spool is sealed). The fast path of
+   * adapters that receive a body in many small chunks (no promise per chunk).
+   */
+  appendInMemory(chunk: Buffer): boolean {
+    if (this.#sealed || this.#file !== null || this.#path !== null) return false;
+    if (this.#size + chunk.length > this.#memoryLimit) return false;
+    if (chunk.length > 0) this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    return true;
+  }
+
   /** Marks the body complete; no more writes. Flushes the temp file handle. */
   async seal(): Promise<void> {
     if (this.#sealed) return;

@@ -113,27 +113,38 @@ export function unfoldHeaderValue(value: string): string {
  * as a nameless field so no byte is lost.
  */
 export function parseHeaderBlock(block: Buffer, into: HeaderList = new HeaderList()): HeaderList {
+  // One copy of the whole block; every field's raw bytes are a view of it (the caller's buffer
+  // may be reused, and one allocation is cheaper than one per field).
+  const own = Buffer.from(block);
   let start = 0;
   let fieldStart = -1;
   const flush = (end: number): void => {
     if (fieldStart < 0) return;
-    const raw = block.subarray(fieldStart, end);
-    const text = raw.toString('latin1');
-    const colon = text.indexOf(':');
-    const body = text.replace(/\r?\n$/, '');
-    if (colon > 0 && !/[\s]/.test(text.slice(0, colon).trimEnd())) {
-      const name = text.slice(0, colon).trimEnd();
-      const value = body.slice(colon + 1).replace(/^[ \t]/, '');
-      into.append(name, Buffer.from(value, 'latin1').toString('utf8'), Buffer.from(raw));
+    const raw = own.subarray(fieldStart, end);
+    // Without its final LF (and a CR before it).
+    let bodyEnd = raw.length;
+    if (bodyEnd > 0 && raw[bodyEnd - 1] === 0x0a) {
+      bodyEnd--;
+      if (bodyEnd > 0 && raw[bodyEnd - 1] === 0x0d) bodyEnd--;
+    }
+    const colon = raw.indexOf(0x3a);
+    // Bytes map 1:1 to latin1 characters, so positions agree with the text the name is read as.
+    const name = colon > 0 ? raw.toString('latin1', 0, colon).trimEnd() : '';
+    if (colon > 0 && !/[\s]/.test(name)) {
+      let valueStart = colon + 1;
+      if (valueStart < bodyEnd && (raw[valueStart] === 0x20 || raw[valueStart] === 0x09)) {
+        valueStart++;
+      }
+      into.append(name, raw.toString('utf8', valueStart, Math.max(valueStart, bodyEnd)), raw);
     } else {
-      into.append('', Buffer.from(body, 'latin1').toString('utf8'), Buffer.from(raw));
+      into.append('', raw.toString('utf8', 0, bodyEnd), raw);
     }
     fieldStart = -1;
   };
-  while (start < block.length) {
-    let end = block.indexOf(0x0a, start);
-    end = end < 0 ? block.length : end + 1;
-    const first = block[start];
+  while (start < own.length) {
+    let end = own.indexOf(0x0a, start);
+    end = end < 0 ? own.length : end + 1;
+    const first = own[start];
     const continuation = first === 0x20 || first === 0x09;
     if (!continuation) {
       flush(start);
@@ -143,6 +154,6 @@ export function parseHeaderBlock(block: Buffer, into: HeaderList = new HeaderLis
     }
     start = end;
   }
-  flush(block.length);
+  flush(own.length);
   return into;
 }

@@ -5,7 +5,8 @@
  * reads the four length bytes first and checks them against `maxFrameBytes` before it keeps
  * a single payload byte, so a peer announcing 4 GiB costs us nothing (the go-milter
  * `readPacket` lesson, STYLE.md B10). Only after the check does it allocate exactly the
- * announced size. A length of 0 is invalid (there must be a code byte).
+ * announced size. A length of 0 is invalid (there must be a code byte). A frame that lies whole
+ * in one pushed chunk is handed out as a view of it, without a copy.
  *
  * After `tooLarge` or `invalid` the stream cannot be resynchronised: the decoder stays in
  * that state and the caller must close the connection.
@@ -65,6 +66,22 @@ export class MilterFrameDecoder {
   /** Returns the next complete frame, or why there is none. Never throws. */
   next(): MilterFrameResult {
     if (this.#failed !== null) return this.#failed;
+    // Fast path: the next frame lies whole inside the first queued chunk (the usual case, one
+    // read holding one or more frames). It is returned as a view of that chunk, no copy.
+    const head = this.#queue[0];
+    if (this.#frame === null && this.#lengthHave === 0 && head !== undefined && head.length >= 4) {
+      const length = head.readUInt32BE(0);
+      if (length !== 0 && length <= this.#maxFrameBytes && head.length >= 4 + length) {
+        const end = 4 + length;
+        if (end === head.length) this.#queue.shift();
+        else this.#queue[0] = head.subarray(end);
+        this.#queued -= end;
+        return {
+          kind: 'frame',
+          frame: { code: head[4] ?? 0, payload: head.subarray(5, end) },
+        };
+      }
+    }
     for (;;) {
       if (this.#frame === null) {
         if (!this.#fillLength()) return { kind: 'incomplete' };
@@ -77,7 +94,8 @@ export class MilterFrameDecoder {
             maxFrameBytes: this.#maxFrameBytes,
           });
         }
-        this.#frame = Buffer.alloc(length);
+        // Every byte is filled from the stream before the frame is handed out.
+        this.#frame = Buffer.allocUnsafe(length);
         this.#frameHave = 0;
       }
       if (!this.#fillFrame()) return { kind: 'incomplete' };

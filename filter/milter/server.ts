@@ -4,9 +4,10 @@
  * file of filter/milter that touches sockets and the file system; protocol logic lives in the
  * pure files (wire.ts, frame-decoder.ts, negotiate.ts) and in session.ts.
  *
- * Back-pressure: the driver reads the socket with async iteration and awaits each frame's
- * handling before it reads on, so nothing piles up while the pipeline runs; replies wait for
- * 'drain' when the socket buffer is full.
+ * Back-pressure: the driver handles frames straight from 'data' events; a frame whose handling
+ * returns a promise (an envelope check, the pipeline, a reply waiting for 'drain') pauses the
+ * socket until it settles, so nothing piles up while the pipeline runs. Frames that finish at
+ * once (macros, headers, body chunks in memory) cost no promise.
  *
  * Security: every byte from the MTA is untrusted. Frames are bounded by maxFrameBytes before
  * a payload byte is kept, messages by maxMessageBytes, bodies spool to disk past
@@ -158,7 +159,7 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
   const startConnection = (socket: Socket, refused: boolean, sessionId: string): Connection => {
     // Answer every step at once: no Nagle on our side (FIELD-NOTES.md milter/Nagle note).
     socket.setNoDelay(true);
-    socket.on('error', () => undefined); // surfaced through the read loop below
+    socket.on('error', () => undefined); // 'close' follows and ends the session
     const transport = socketTransport(socket);
     // A unix-socket peer has no remote address.
     const viaUnixSocket = socket.remoteAddress === undefined;
@@ -179,10 +180,6 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
       ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
       ...(refused ? { refuseWith: SmtpReplies.tempfailBusy } : {}),
     });
-    // Also on close while a frame is being handled: that aborts a pipeline still running.
-    socket.once('close', () => {
-      void session.connectionClosed();
-    });
     let handling = false;
     socket.setTimeout(refused ? REFUSED_SESSION_MS : cfg.commandTimeoutMs, () => {
       // While a message is being decided the MTA is silent by design; messageTimeoutMs
@@ -195,32 +192,61 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
       });
       socket.destroy();
     });
-    const closed = (async () => {
-      const decoder = new MilterFrameDecoder({ maxFrameBytes: cfg.maxFrameBytes });
-      try {
-        for await (const chunk of socket) {
-          if (session.isClosed()) continue; // drain until the peer closes or we destroy
-          decoder.push(chunk as Buffer);
-          for (;;) {
-            const result = decoder.next();
-            if (result.kind === 'incomplete') break;
-            handling = true;
-            try {
-              if (result.kind === 'frame') await session.handleFrame(result.frame);
-              else await session.handleFrameError(result);
-            } finally {
-              handling = false;
-            }
-            if (session.isClosed() || result.kind !== 'frame') break;
-          }
-        }
-      } catch {
-        // Read errors (ECONNRESET…) end the session like a close does.
-      } finally {
-        await session.connectionClosed();
+    const decoder = new MilterFrameDecoder({ maxFrameBytes: cfg.maxFrameBytes });
+    let ended = false;
+    let finished = false;
+    let resolveClosed: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => {
+      resolveClosed = resolve;
+    });
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      void session.connectionClosed().finally(() => {
         socket.destroy();
+        resolveClosed();
+      });
+    };
+    // Frames are handled in order straight from the 'data' event. Most frames finish
+    // synchronously (no promise, no microtask); when one returns a promise, reading pauses
+    // until it settles (that is the back-pressure), and the frames already buffered wait.
+    const pump = (): void => {
+      while (!session.isClosed()) {
+        const result = decoder.next();
+        if (result.kind === 'incomplete') break;
+        handling = true;
+        const step =
+          result.kind === 'frame'
+            ? session.handleFrame(result.frame)
+            : session.handleFrameError(result);
+        if (step !== undefined) {
+          socket.pause();
+          void step.then(() => {
+            handling = false;
+            if (!socket.destroyed) socket.resume();
+            pump();
+          });
+          return;
+        }
+        handling = false;
+        if (result.kind !== 'frame') break;
       }
-    })();
+      // A closed session ignores what still comes until the peer closes or we destroy; a peer
+      // that half-closed ends the session once its last frame is handled.
+      if (ended) finish();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (session.isClosed()) return;
+      decoder.push(chunk);
+      if (!handling) pump();
+    });
+    socket.once('end', () => {
+      ended = true;
+      if (!handling) finish();
+    });
+    // Also on close while a frame is being handled: that aborts a pipeline still running.
+    // (Read errors such as ECONNRESET end the session like a close does.)
+    socket.once('close', finish);
     return { socket, session, refused, closed };
   };
 
@@ -295,8 +321,8 @@ function definedOnly<T extends object>(obj: T): Partial<T> {
 function socketTransport(socket: Socket): MilterTransport {
   return {
     write(data) {
-      if (socket.destroyed || !socket.writable) return Promise.resolve();
-      if (socket.write(data)) return Promise.resolve();
+      if (socket.destroyed || !socket.writable) return undefined;
+      if (socket.write(data)) return undefined;
       return new Promise((resolve) => {
         const done = (): void => {
           socket.off('drain', done);

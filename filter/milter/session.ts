@@ -54,10 +54,11 @@ import {
 /** Where the session writes. The server wraps a net.Socket; tests use an array. */
 export interface MilterTransport {
   /**
-   * Writes bytes in order. Resolves once the socket took them (after 'drain' when its buffer
-   * was full), or at once when the connection is already gone. Must not reject.
+   * Writes bytes in order. Returns nothing when the bytes were taken at once (or the
+   * connection is already gone), else a promise that resolves once the socket drained. The
+   * promise must not reject.
    */
-  write(data: Buffer): Promise<void>;
+  write(data: Buffer): Promise<void> | undefined;
   /** Ends the connection after pending writes. Safe to call more than once. */
   close(): void;
 }
@@ -127,6 +128,12 @@ const MACRO_STAGE_ORDER: readonly number[] = [
 /** Stages whose macros belong to one message and are dropped when it ends. */
 const MESSAGE_MACRO_STAGES: readonly number[] = MACRO_STAGE_ORDER.slice(2);
 
+/**
+ * What a step returns: nothing when it finished synchronously (the common case for macros,
+ * headers and in-memory body chunks: no promise, no microtask per frame), else a promise.
+ */
+type Step = Promise<void> | undefined;
+
 const REPLY_CONTINUE = encodeMilterReply({ kind: 'continue' });
 const REPLY_PROGRESS = encodeMilterReply({ kind: 'progress' });
 const REPLY_TEMPFAIL_INTERNAL = encodeMilterReply({
@@ -173,6 +180,23 @@ function toCrlf(bytes: Buffer): Buffer {
   return Buffer.from(bytes.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 }
 
+/**
+ * The raw field `name ":" [" "] value CRLF` in one allocation; `addSpace` puts back the space
+ * the MTA removed after the colon (no SMFIP_HDR_LEADSPC).
+ */
+function rawHeaderField(name: string, value: Buffer, addSpace: boolean): Buffer {
+  const nameBytes = Buffer.byteLength(name, 'utf8');
+  const lead = addSpace ? 1 : 0;
+  const out = Buffer.allocUnsafe(nameBytes + 1 + lead + value.length + 2);
+  let at = out.write(name, 0, 'utf8');
+  out[at++] = 0x3a;
+  if (addSpace) out[at++] = 0x20;
+  at += value.copy(out, at);
+  out[at++] = 0x0d;
+  out[at] = 0x0a;
+  return out;
+}
+
 function isSmtpReply(value: unknown, firstDigit: '4' | '5'): value is SmtpReply {
   if (typeof value !== 'object' || value === null) return false;
   const r = value as Partial<SmtpReply>;
@@ -199,7 +223,8 @@ export class MilterSession {
 
   #phase: Phase = 'optneg';
   #negotiated: MilterNegotiated | null = null;
-  #chain: Promise<void> = Promise.resolve();
+  /** The step still running (a reply waiting for drain, a pipeline call), or null. */
+  #pending: Promise<void> | null = null;
 
   readonly #macros = new Map<number, ReadonlyMap<string, string>>();
   #envelope: Envelope = createEnvelope();
@@ -212,7 +237,8 @@ export class MilterSession {
   #replyDue = true;
   /** Macro frames arrived since Envelope.macros was last rebuilt. */
   #macrosDirty = false;
-  #inflight: AbortController | null = null;
+  /** Aborts the running pipeline call (deadline or lost connection), or null. */
+  #inflight: ((reason: Error) => void) | null = null;
   /** True while #decide owns the open message (it records the outcome itself). */
   #deciding = false;
   #messageDone: (() => void)[] = [];
@@ -251,14 +277,29 @@ export class MilterSession {
   }
 
   /**
-   * Handles one decoded frame. Called by the driver for each frame in order, awaited before the
-   * next read (that is the back-pressure). Never rejects: faults become replies and, where the
-   * stream cannot be trusted any more, a closed connection.
+   * Handles one decoded frame. Called by the driver for each frame in order; when it returns a
+   * promise, the driver waits for it before it reads on (that is the back-pressure). Returns
+   * nothing when the frame was handled at once (most frames of a message). Frames handed in
+   * while an earlier one is still running are queued behind it. Never rejects: faults become
+   * replies and, where the stream cannot be trusted any more, a closed connection.
    */
-  handleFrame(frame: MilterFrame): Promise<void> {
-    const run = this.#chain.then(() => this.#handleFrame(frame));
-    this.#chain = run.catch(() => undefined);
-    return this.#chain;
+  handleFrame(frame: MilterFrame): Promise<void> | undefined {
+    if (this.#pending !== null) {
+      return this.#track(this.#pending.then(() => this.#handleFrame(frame)));
+    }
+    const step = this.#handleFrame(frame);
+    return step === undefined ? undefined : this.#track(step);
+  }
+
+  /** Remembers a running step so later frames queue behind it; the result never rejects. */
+  #track(step: Promise<void>): Promise<void> {
+    const tracked: Promise<void> = step
+      .catch((err: unknown) => this.#streamFault(err))
+      .then(() => {
+        if (this.#pending === tracked) this.#pending = null;
+      });
+    this.#pending = tracked;
+    return tracked;
   }
 
   /**
@@ -275,9 +316,11 @@ export class MilterSession {
             `frame announces ${result.announcedBytes} bytes, limit ${result.maxFrameBytes}`,
           )
         : new ParapetError('ERR_MILTER_FRAME_INVALID', result.reason);
-    const run = this.#chain.then(() => this.#streamFault(err));
-    this.#chain = run.catch(() => undefined);
-    return this.#chain;
+    return this.#track(
+      this.#pending === null
+        ? this.#streamFault(err)
+        : this.#pending.then(() => this.#streamFault(err)),
+    );
   }
 
   /**
@@ -286,52 +329,56 @@ export class MilterSession {
    */
   async connectionClosed(): Promise<void> {
     this.#phase = 'closed';
-    this.#inflight?.abort(new ParapetError('ERR_MILTER_PROTOCOL', 'MTA connection closed'));
+    this.#inflight?.(new ParapetError('ERR_MILTER_PROTOCOL', 'MTA connection closed'));
     // A deciding message is recorded by #decide as soon as the abort ends its wait.
     if (!this.#deciding) await this.#finishMessage(null, 'aborted');
   }
 
   // -------------------------------------------------------------------------------------------
 
-  async #handleFrame(frame: MilterFrame): Promise<void> {
-    if (this.#phase === 'closed') return;
+  #handleFrame(frame: MilterFrame): Step {
+    if (this.#phase === 'closed') return undefined;
     let cmd: MilterCommand;
     try {
       cmd = decodeMilterCommand(frame);
     } catch (err) {
-      await this.#streamFault(err);
-      return;
+      return this.#streamFault(err);
     }
     try {
-      await this.#dispatch(cmd);
+      // A rejected step is turned into a stream fault by #track.
+      return this.#dispatch(cmd);
     } catch (err) {
       // Only a bug gets here (every step catches its own faults); still never accept.
-      await this.#streamFault(err);
+      return this.#streamFault(err);
     }
   }
 
-  async #dispatch(cmd: MilterCommand): Promise<void> {
+  #dispatch(cmd: MilterCommand): Step {
     this.#replyDue = this.#replyExpected(cmd.kind);
     if (cmd.kind === 'macro') {
       this.#onMacro(cmd.stage, cmd.macros);
-      return;
+      return undefined;
     }
     if (cmd.kind === 'quit') {
-      await this.#finishMessage(null, 'aborted');
-      this.#close();
-      return;
+      if (this.#message === null) {
+        this.#close();
+        return undefined;
+      }
+      return this.#finishMessage(null, 'aborted').then(() => {
+        this.#close();
+      });
     }
     switch (this.#phase) {
       case 'optneg':
         if (cmd.kind !== 'optneg') return this.#protocolError(cmd, 'expected SMFIC_OPTNEG');
         return this.#onOptneg(cmd);
       case 'refused':
-        if (cmd.kind === 'abort') return;
+        if (cmd.kind === 'abort') return undefined;
         if (cmd.kind === 'quitNc') return this.#onQuitNc();
         return this.#send(this.#finalReply);
       case 'connect':
         if (cmd.kind === 'connect') return this.#onConnect(cmd);
-        if (cmd.kind === 'abort') return;
+        if (cmd.kind === 'abort') return undefined;
         return this.#protocolError(cmd, 'expected SMFIC_CONNECT');
       case 'idle':
         if (cmd.kind === 'helo') return this.#onHelo(cmd.name);
@@ -340,7 +387,7 @@ export class MilterSession {
         if (cmd.kind === 'quitNc') return this.#onQuitNc();
         if (cmd.kind === 'abort') {
           this.#clearMessageMacros();
-          return;
+          return undefined;
         }
         return this.#protocolError(cmd, 'no message is open');
       case 'envelope':
@@ -351,7 +398,7 @@ export class MilterSession {
           this.#clearMessageMacros();
           // sendmail may start the next transaction without SMFIC_ABORT.
           if (cmd.kind === 'mail') return this.#onMail(cmd.args);
-          return;
+          return undefined;
         }
         if (cmd.kind === 'helo') return this.#onHelo(cmd.name);
         if (cmd.kind === 'quitNc') return this.#onQuitNc();
@@ -362,11 +409,11 @@ export class MilterSession {
       case 'deciding':
       case 'closed':
         // Unreachable: frames are handled one at a time and a closed session ignores them.
-        return;
+        return undefined;
     }
   }
 
-  async #onMessageCommand(cmd: MilterCommand): Promise<void> {
+  #onMessageCommand(cmd: MilterCommand): Step {
     const message = this.#message;
     if (message === null) return this.#protocolError(cmd, 'no message is open');
     switch (cmd.kind) {
@@ -384,19 +431,25 @@ export class MilterSession {
       case 'eoh':
         this.#bodyStarted = true;
         return this.#continue();
-      case 'body':
+      case 'body': {
         this.#bodyStarted = true;
-        if (await this.#appendBody(message, cmd.chunk)) await this.#continue();
-        return;
-      case 'eom':
+        const appended = this.#appendBody(message, cmd.chunk);
+        if (appended === true) return this.#continue();
+        if (appended === false) return undefined;
+        return appended.then((ok) => (ok ? this.#continue() : undefined));
+      }
+      case 'eom': {
         this.#bodyStarted = true;
-        if (cmd.chunk.length > 0 && !(await this.#appendBody(message, cmd.chunk))) return;
-        return this.#decide(message);
+        const appended = cmd.chunk.length === 0 ? true : this.#appendBody(message, cmd.chunk);
+        if (appended === true) return this.#decide(message);
+        if (appended === false) return undefined;
+        return appended.then((ok) => (ok ? this.#decide(message) : undefined));
+      }
       case 'abort':
-        await this.#finishMessage(null, 'aborted');
-        this.#setPhase('idle');
-        this.#clearMessageMacros();
-        return;
+        return this.#finishMessage(null, 'aborted').then(() => {
+          this.#setPhase('idle');
+          this.#clearMessageMacros();
+        });
       case 'quitNc':
         return this.#onQuitNc();
       case 'optneg':
@@ -408,14 +461,14 @@ export class MilterSession {
     }
   }
 
-  #onOptneg(cmd: MilterCommand & { kind: 'optneg' }): Promise<void> {
+  #onOptneg(cmd: MilterCommand & { kind: 'optneg' }): Step {
     let negotiated: MilterNegotiated;
     try {
       negotiated = negotiateMilterOptions(cmd, this.#options.negotiation ?? {});
     } catch (err) {
       this.#emit(faultOf(err, 'ERR_MILTER_PROTOCOL'));
       this.#close();
-      return Promise.resolve();
+      return undefined;
     }
     this.#negotiated = negotiated;
     this.#setPhase('connect');
@@ -496,32 +549,29 @@ export class MilterSession {
     return this.#send(this.#replyCodeFrame(check.reply));
   }
 
-  async #onHeader(message: Message, name: string, value: Buffer): Promise<void> {
+  #onHeader(message: Message, name: string, value: Buffer): Step {
     const leadSpace = this.#negotiated?.headerLeadingSpace ?? false;
     // With SMFIP_HDR_LEADSPC the value is every byte after the colon. Without it the MTA ate one
     // space (never a tab) after the colon; we put one back when rebuilding the raw field.
-    const after = leadSpace
-      ? value
-      : value.length > 0
-        ? Buffer.concat([Buffer.from(' '), value])
-        : value;
-    const raw = Buffer.concat([
-      Buffer.from(`${name}:`, 'utf8'),
-      toCrlf(after),
-      Buffer.from('\r\n'),
-    ]);
+    const addSpace = !leadSpace && value.length > 0;
+    const crlfValue = toCrlf(value);
+    const raw = rawHeaderField(name, crlfValue, addSpace);
     if (!this.#countBytes(raw.length)) return this.#tooLarge();
-    const first = after[0];
-    const text = toCrlf(first === 0x20 || first === 0x09 ? after.subarray(1) : after).toString(
-      'utf8',
-    );
+    // `value` (the HeaderList convention): without one leading space or tab.
+    const first = addSpace ? 0x20 : crlfValue[0];
+    const text =
+      first === 0x20 || first === 0x09
+        ? addSpace
+          ? crlfValue.toString('utf8')
+          : crlfValue.toString('utf8', 1)
+        : crlfValue.toString('utf8');
     message.headers.append(name, text, raw);
     return this.#continue();
   }
 
   /** SMFIR_CONTINUE for the current step, unless the MTA asked for no reply to it. */
-  #continue(): Promise<void> {
-    return this.#replyDue ? this.#send(REPLY_CONTINUE) : Promise.resolve();
+  #continue(): Step {
+    return this.#replyDue ? this.#send(REPLY_CONTINUE) : undefined;
   }
 
   /** False for the steps whose replies we negotiated away (SMFIP_NR_HDR/EOH/BODY). */
@@ -538,12 +588,17 @@ export class MilterSession {
     return (protocol & flag) === 0;
   }
 
-  /** Writes a body chunk; on failure answers for the message and returns false. */
-  async #appendBody(message: Message, chunk: Buffer): Promise<boolean> {
-    if (!this.#countBytes(chunk.length)) {
-      await this.#tooLarge();
-      return false;
-    }
+  /**
+   * Writes a body chunk; on failure answers for the message and yields false. Synchronous
+   * (true) while the body stays in memory.
+   */
+  #appendBody(message: Message, chunk: Buffer): boolean | Promise<boolean> {
+    if (!this.#countBytes(chunk.length)) return this.#tooLarge().then(() => false);
+    if (message.body.appendInMemory(chunk)) return true;
+    return this.#appendBodyToSpool(message, chunk);
+  }
+
+  async #appendBodyToSpool(message: Message, chunk: Buffer): Promise<boolean> {
     try {
       await message.body.write(chunk);
       return true;
@@ -612,7 +667,9 @@ export class MilterSession {
       disposition = 'tempfailed';
     }
     // One write for all modification replies and the final action (no Nagle/delayed-ACK wait).
-    await this.#send(Buffer.concat(frames));
+    await this.#send(
+      frames.length === 1 ? (frames[0] ?? REPLY_TEMPFAIL_INTERNAL) : Buffer.concat(frames),
+    );
     this.#setPhase('idle');
     this.#clearMessageMacros();
     await this.#finishMessage(verdict, disposition, fault?.code);
@@ -621,36 +678,49 @@ export class MilterSession {
   /** pipeline.run with an AbortSignal deadline and SMFIR_PROGRESS every progressIntervalMs. */
   async #runPipeline(message: Message): Promise<Verdict> {
     const controller = new AbortController();
-    this.#inflight = controller;
-    const progress = setInterval(() => {
-      if (this.#phase === 'deciding') void this.#transport.write(REPLY_PROGRESS);
-    }, this.#options.progressIntervalMs);
-    const timer = setTimeout(() => {
-      controller.abort(
-        new ParapetError(
-          'ERR_PIPELINE_DEADLINE',
-          `no verdict within messageTimeoutMs=${this.#options.messageTimeoutMs}`,
-        ),
-      );
-    }, this.#options.messageTimeoutMs);
     // The deadline or a lost connection ends the wait even if the pipeline ignores the signal.
+    // (Rejected directly by whoever aborts: no 'abort' listener per message.)
+    let endWait: (reason: Error) => void = () => undefined;
     const aborted = new Promise<never>((_resolve, reject) => {
-      controller.signal.addEventListener(
-        'abort',
-        () => {
-          reject(controller.signal.reason as Error);
-        },
-        { once: true },
-      );
+      endWait = reject;
     });
+    const abort = (reason: Error): void => {
+      controller.abort(reason);
+      endWait(reason);
+    };
+    this.#inflight = abort;
+    // One timer per message for both duties: SMFIR_PROGRESS every progressIntervalMs, and the
+    // messageTimeoutMs deadline.
+    const started = Date.now();
+    const { progressIntervalMs, messageTimeoutMs } = this.#options;
+    const tick = (): void => {
+      const left = messageTimeoutMs - (Date.now() - started);
+      if (left <= 0) {
+        abort(
+          new ParapetError(
+            'ERR_PIPELINE_DEADLINE',
+            `no verdict within messageTimeoutMs=${messageTimeoutMs}`,
+          ),
+        );
+        return;
+      }
+      if (this.#phase === 'deciding') void this.#transport.write(REPLY_PROGRESS);
+      timer = setTimeout(tick, Math.min(progressIntervalMs, left));
+    };
+    let timer = setTimeout(tick, Math.min(progressIntervalMs, messageTimeoutMs));
+    let run: Promise<Verdict>;
+    try {
+      run = this.#pipeline.run(message, controller.signal);
+    } catch (err) {
+      run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     // A pipeline that rejects after the deadline won must not become an unhandled rejection.
-    const run = Promise.resolve().then(() => this.#pipeline.run(message, controller.signal));
     run.catch(() => undefined);
+    aborted.catch(() => undefined);
     try {
       const verdict: unknown = await Promise.race([run, aborted]);
       return this.#checkVerdict(verdict);
     } finally {
-      clearInterval(progress);
       clearTimeout(timer);
       this.#inflight = null;
     }
@@ -866,8 +936,8 @@ export class MilterSession {
     if (this.#phase !== 'closed') this.#phase = phase;
   }
 
-  #send(frame: Buffer): Promise<void> {
-    if (this.#phase === 'closed' || frame.length === 0) return Promise.resolve();
+  #send(frame: Buffer): Step {
+    if (this.#phase === 'closed' || frame.length === 0) return undefined;
     return this.#transport.write(frame);
   }
 

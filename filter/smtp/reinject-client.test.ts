@@ -130,6 +130,62 @@ describe('ReinjectClient', () => {
     mta.mode = 'accept';
   });
 
+  it('sends commands and message in one BDAT write once XFORWARD was accepted (CHUNKING)', async () => {
+    mta.mode = 'accept';
+    mta.chunking = true;
+    mta.transactions.length = 0;
+    const connectionsBefore = mta.connections;
+    const client = new ReinjectClient({ port });
+    const m = await message('.one\r\nno final newline');
+    const xforward = { ADDR: '192.0.2.1' };
+    let written = 0;
+    await client.reinject(m, { xforward, onEndOfDataWritten: () => written++ });
+    await client.reinject(m, { xforward, onEndOfDataWritten: () => written++ });
+    const wanted = 'Subject: t\r\n\r\n.one\r\nno final newline';
+    const t1 = mta.transactions[0];
+    const t2 = mta.transactions[1];
+    assert.ok(t1 !== undefined && t2 !== undefined);
+    assert.ok(t1.lines.includes('DATA'), 'first transaction: XFORWARD not yet known to work');
+    assert.deepEqual(t2.lines.slice(-1), [`BDAT ${Buffer.byteLength(wanted)} LAST`]);
+    assert.equal(t2.raw?.toString('latin1'), wanted, 'sent as is: no dot-stuffing, no CRLF');
+    assert.equal(written, 2);
+    assert.equal(mta.delivered.length, 2);
+    assert.equal(mta.connections - connectionsBefore, 1);
+    // Several recipients: DATA, so that a refused one stops the whole transaction.
+    const many = await message('x\r\n', ['b@example.net', 'c@example.net']);
+    await client.reinject(many, { xforward });
+    assert.ok(mta.transactions[2]?.lines.includes('DATA'));
+    await client.close();
+    await m.dispose();
+    await many.dispose();
+    mta.chunking = false;
+  });
+
+  it('delivers nothing and keeps the connection when BDAT is refused', async () => {
+    mta.mode = 'refuse-rcpt';
+    mta.chunking = true;
+    mta.transactions.length = 0;
+    const client = new ReinjectClient({ port });
+    const m = await message('x\r\n', ['refuse@example.net']);
+    await assert.rejects(client.reinject(m), (err: unknown) => {
+      assert.ok(err instanceof ReinjectError);
+      assert.equal(err.stage, 'rcpt');
+      assert.equal(err.reply?.code, 550);
+      return true;
+    });
+    assert.ok(mta.transactions[0]?.lines.some((l) => l.startsWith('BDAT')));
+    assert.equal(mta.delivered.length, 0);
+    assert.equal(client.idleConnections, 1, 'RSET and kept');
+    mta.mode = 'accept';
+    const ok = await message('y\r\n');
+    await client.reinject(ok);
+    assert.equal(mta.delivered.length, 1, 'the connection still works');
+    await client.close();
+    await m.dispose();
+    await ok.dispose();
+    mta.chunking = false;
+  });
+
   it('fails with ERR_REINJECT_FAILED when nothing listens', async () => {
     const other = new FakeMta();
     const closedPort = await other.listen();

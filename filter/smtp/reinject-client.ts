@@ -106,8 +106,16 @@ interface ParsedReply {
   readonly lines: readonly string[];
 }
 
+interface ReplyWaiter {
+  readonly resolve: (reply: ParsedReply) => void;
+  readonly reject: (err: Error) => void;
+  readonly stage: string;
+  readonly timeoutMs: number;
+}
+
 interface Capabilities {
   readonly pipelining: boolean;
+  readonly chunking: boolean;
   readonly size: boolean;
   readonly eightBitMime: boolean;
   readonly smtputf8: boolean;
@@ -174,8 +182,13 @@ export class ReinjectClient implements MessageReinjector {
         this.#release(connection);
         return result;
       } catch (err) {
+        // Never retried once message bytes went out (BDAT sends them with the commands): the
+        // MTA may have taken the message, and a retry could deliver it twice.
         const stale =
-          pooled !== null && connection.repliesReceived === repliesBefore && connection.isClosed;
+          pooled !== null &&
+          connection.repliesReceived === repliesBefore &&
+          connection.isClosed &&
+          !connection.contentSent;
         if (connection.reusable && !connection.isClosed) this.#release(connection);
         else connection.destroy();
         if (stale && !(signal?.aborted ?? false)) continue;
@@ -207,6 +220,7 @@ export class ReinjectClient implements MessageReinjector {
   }
 
   #release(connection: ReinjectConnection): void {
+    connection.unwatch();
     if (
       this.#closed ||
       connection.isClosed ||
@@ -251,6 +265,7 @@ export class ReinjectClient implements MessageReinjector {
     const caps = connection.capabilities;
     const signal = options.signal;
     connection.reusable = false;
+    connection.contentSent = false;
     connection.transactions++;
 
     const steps: { stage: string; line: string; expect: (code: number) => boolean }[] = [];
@@ -272,6 +287,24 @@ export class ReinjectClient implements MessageReinjector {
         expect: is2xx,
       });
     }
+
+    // One round trip instead of two (RFC 3030 CHUNKING with RFC 2920 PIPELINING): commands and
+    // the whole message as one `BDAT <size> LAST` in a single write. All-or-nothing still
+    // holds because this path is taken only with exactly one recipient (a refused MAIL or RCPT
+    // leaves no recipient, so the BDAT is refused too) and only once XFORWARD was accepted on
+    // this connection (its authorization depends on our address, fixed per connection), and
+    // the outcome is the BDAT reply: 2xx means delivered, anything else means not.
+    const pieces = message.memoryPieces();
+    if (
+      caps.pipelining &&
+      caps.chunking &&
+      envelope.recipients.length === 1 &&
+      pieces !== null &&
+      (!steps.some((st) => st.stage === 'xforward') || connection.xforwardAccepted)
+    ) {
+      return this.#transactChunked(connection, steps, pieces, options);
+    }
+
     steps.push({ stage: 'data', line: 'DATA', expect: (code) => code === 354 });
 
     let failure: { stage: string; reply: SmtpReply } | null = null;
@@ -282,6 +315,7 @@ export class ReinjectClient implements MessageReinjector {
       for (const step of steps) {
         const reply = await connection.readReply(this.#commandTimeoutMs, signal, step.stage);
         if (step.stage === 'data') dataAccepted = reply.code === 354;
+        if (step.stage === 'xforward' && is2xx(reply.code)) connection.xforwardAccepted = true;
         if (failure === null && !step.expect(reply.code)) {
           failure = { stage: step.stage, reply: toSmtpReply(reply) };
         }
@@ -328,6 +362,54 @@ export class ReinjectClient implements MessageReinjector {
     if (!is2xx(final.code)) {
       throw new ReinjectError('dot', `${reply.code} ${reply.text}`, reply);
     }
+    const queued = /queued as ([A-Za-z0-9]+)/.exec(reply.text);
+    return { reply, queueId: queued?.[1] ?? null };
+  }
+
+  /** The CHUNKING path of #transact (see there): one write, one round trip. */
+  async #transactChunked(
+    connection: ReinjectConnection,
+    steps: readonly { stage: string; line: string; expect: (code: number) => boolean }[],
+    pieces: readonly Buffer[],
+    options: ReinjectSendOptions,
+  ): Promise<ReinjectResult> {
+    const signal = options.signal;
+    let size = 0;
+    for (const piece of pieces) size += piece.length;
+    const commands = steps.map((st) => `${st.line}\r\n`).join('') + `BDAT ${size} LAST\r\n`;
+    if (signal?.aborted === true) {
+      throw new ReinjectError('body', 'aborted before the end of data', null, signal.reason);
+    }
+    // Earlier writes first, so this one usually goes through within write() itself and the
+    // hook runs in that same turn (decision 0005), exactly as for the final "." of DATA.
+    await connection.flushed();
+    connection.contentSent = true;
+    const drained = connection.write(
+      Buffer.concat([Buffer.from(commands, 'utf8'), ...pieces]),
+      options.onEndOfDataWritten,
+    );
+    if (!drained) await connection.drained(this.#dataTimeoutMs, signal);
+    let failure: { stage: string; reply: SmtpReply } | null = null;
+    for (const step of steps) {
+      const reply = await connection.readReply(this.#commandTimeoutMs, signal, step.stage);
+      if (step.stage === 'xforward' && is2xx(reply.code)) connection.xforwardAccepted = true;
+      if (failure === null && !step.expect(reply.code)) {
+        failure = { stage: step.stage, reply: toSmtpReply(reply) };
+      }
+    }
+    const final = await connection.readReply(this.#dataTimeoutMs, signal, 'dot');
+    const reply = toSmtpReply(final);
+    if (!is2xx(final.code)) {
+      // Not delivered. The transaction may still be open (MAIL accepted): reset it.
+      const reset = await connection
+        .command('RSET', this.#commandTimeoutMs, signal, 'rset')
+        .catch(() => null);
+      connection.reusable = reset !== null && reset.code === 250;
+      const first = failure ?? { stage: 'dot', reply };
+      throw new ReinjectError(first.stage, `${first.reply.code} ${first.reply.text}`, first.reply);
+    }
+    // Delivered: that is what counts, even if an earlier step (XFORWARD) was refused.
+    connection.reusable = true;
     const queued = /queued as ([A-Za-z0-9]+)/.exec(reply.text);
     return { reply, queueId: queued?.[1] ?? null };
   }
@@ -417,10 +499,8 @@ async function sendDotStuffed(
     pendingBytes = 0;
     if (!connection.write(out)) await connection.drained(dataTimeoutMs, signal);
   };
-  // A message whose body never left memory is walked directly, without stream machinery.
-  for await (const piece of message.memoryPieces() ?? message.toStream()) {
-    const chunk = piece as Buffer;
-    if (chunk.length === 0) continue;
+  const add = (chunk: Buffer): void => {
+    if (chunk.length === 0) return;
     let from = 0;
     if (atLineStart && chunk[0] === 0x2e) pending.push(DOT);
     // Stuff after every LF, not only CRLF: a stray bare LF must not let a line start with a
@@ -440,7 +520,20 @@ async function sendDotStuffed(
     else beforeLast = last;
     last = chunk[chunk.length - 1] ?? -1;
     atLineStart = last === LF;
-    if (pendingBytes >= WRITE_COALESCE_BYTES) await flush();
+  };
+  // A message whose body never left memory is walked directly: no stream machinery and no
+  // promise per piece.
+  const pieces = message.memoryPieces();
+  if (pieces !== null) {
+    for (const piece of pieces) {
+      add(piece);
+      if (pendingBytes >= WRITE_COALESCE_BYTES) await flush();
+    }
+  } else {
+    for await (const piece of message.toStream()) {
+      add(piece as Buffer);
+      if (pendingBytes >= WRITE_COALESCE_BYTES) await flush();
+    }
   }
   if (signal?.aborted === true) {
     // Not one byte of the terminator is sent: dropping the connection now guarantees the
@@ -485,6 +578,7 @@ class ReinjectConnection {
   #socket: Socket | null = null;
   #capabilities: Capabilities = {
     pipelining: false,
+    chunking: false,
     size: false,
     eightBitMime: false,
     smtputf8: false,
@@ -494,13 +588,40 @@ class ReinjectConnection {
   #partial = '';
   #lines: string[] = [];
   readonly #replies: ParsedReply[] = [];
-  #waiter: { resolve: (r: ParsedReply) => void; reject: (e: Error) => void } | null = null;
+  /** The readReply() waiting for the next reply, if any. */
+  #waiter: ReplyWaiter | null = null;
+  /**
+   * One deadline timer per connection, restarted (refresh) for each reply awaited instead of a
+   * new timer per reply; when it fires with nobody waiting it does nothing.
+   */
+  #timer: NodeJS.Timeout | null = null;
+  #timerMs = 0;
+  /** The AbortSignal whose 'abort' listener is attached (at most one, the transaction's). */
+  #signal: AbortSignal | null = null;
+  readonly #onAbort = (): void => {
+    const waiter = this.#waiter;
+    if (waiter === null) return; // the next readReply() sees the signal aborted
+    this.#waiter = null;
+    this.destroy();
+    waiter.reject(new ReinjectError(waiter.stage, 'aborted', null, this.#signal?.reason));
+  };
+  readonly #onTimeout = (): void => {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    this.#waiter = null;
+    this.destroy();
+    waiter.reject(new ReinjectError(waiter.stage, `no reply within ${waiter.timeoutMs} ms`, null));
+  };
   #closedError: Error | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
   /** Replies read so far (used to tell a stale pooled connection from a real failure). */
   repliesReceived = 0;
   /** True when the connection is between transactions and may be pooled. */
   reusable = false;
+  /** True once the current transaction wrote message bytes (BDAT path). */
+  contentSent = false;
+  /** The server accepted an XFORWARD on this connection (it will again: same client address). */
+  xforwardAccepted = false;
   transactions = 0;
 
   constructor(host: string, port: number) {
@@ -531,7 +652,7 @@ class ReinjectConnection {
     socket.on('close', () => {
       this.#fail(new Error('connection closed by the re-injection MTA'));
     });
-    void this.#readLoop(socket);
+    this.#readLoop(socket);
     const deadline = Date.now() + timeoutMs;
     const left = (): number => Math.max(1, deadline - Date.now());
     const greeting = await this.readReply(left(), signal, 'connect');
@@ -546,17 +667,17 @@ class ReinjectConnection {
     this.reusable = true;
   }
 
-  /** Reads replies with async iteration (back-pressure safe, STYLE.md B5.7). */
-  async #readLoop(socket: Socket): Promise<void> {
-    try {
-      for await (const chunk of socket) {
-        this.#parse((chunk as Buffer).toString('latin1'));
-        if (this.#closedError !== null) break;
-      }
+  /**
+   * Reads replies from 'data' events. Replies are small and parsed at once, and a reply line
+   * over MAX_REPLY_LINE_BYTES ends the connection, so nothing piles up unbounded.
+   */
+  #readLoop(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#closedError === null) this.#parse(chunk.toString('latin1'));
+    });
+    socket.once('end', () => {
       this.#fail(new Error('connection closed by the re-injection MTA'));
-    } catch (err) {
-      this.#fail(err instanceof Error ? err : new Error(String(err)));
-    }
+    });
   }
 
   #parse(text: string): void {
@@ -599,7 +720,7 @@ class ReinjectConnection {
     this.#closedError ??= err;
     const waiter = this.#waiter;
     this.#waiter = null;
-    waiter?.reject(err);
+    waiter?.reject(new ReinjectError(waiter.stage, err.message, null, err));
   }
 
   /** Resolves once everything written so far has been handed to the kernel. */
@@ -655,39 +776,43 @@ class ReinjectConnection {
         new ReinjectError(stage, this.#closedError.message, null, this.#closedError),
       );
     }
+    if (signal?.aborted === true) {
+      this.destroy();
+      return Promise.reject(new ReinjectError(stage, 'aborted', null, signal.reason));
+    }
+    this.#watch(signal);
     return new Promise<ParsedReply>((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = (): void => {
-        cleanup();
-        this.#waiter = null;
-        this.destroy();
-        reject(new ReinjectError(stage, 'aborted', null, signal?.reason));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        this.#waiter = null;
-        this.destroy();
-        reject(new ReinjectError(stage, `no reply within ${timeoutMs} ms`, null));
-      }, timeoutMs);
-      if (signal?.aborted === true) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiter = {
-        resolve: (r) => {
-          cleanup();
-          resolve(r);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(new ReinjectError(stage, e.message, null, e));
-        },
-      };
+      this.#waiter = { resolve, reject, stage, timeoutMs };
+      this.#armTimer(timeoutMs);
     });
+  }
+
+  /** Attaches the abort listener to `signal` (moving it from an earlier signal), once. */
+  #watch(signal: AbortSignal | undefined): void {
+    if ((signal ?? null) === this.#signal) return;
+    this.unwatch();
+    if (signal === undefined) return;
+    this.#signal = signal;
+    signal.addEventListener('abort', this.#onAbort);
+  }
+
+  /** Detaches the abort listener (the transaction is over). */
+  unwatch(): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = null;
+  }
+
+  #armTimer(timeoutMs: number): void {
+    if (this.#timer !== null && this.#timerMs === timeoutMs) {
+      this.#timer.refresh();
+      return;
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerMs = timeoutMs;
+    this.#timer = setTimeout(this.#onTimeout, timeoutMs);
+    // The socket keeps the process alive while a reply is awaited; an idle pooled connection
+    // must not be kept alive by its old deadline.
+    this.#timer.unref();
   }
 
   async command(
@@ -741,6 +866,9 @@ class ReinjectConnection {
 
   destroy(): void {
     this.cancelIdleTimer();
+    this.unwatch();
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.reusable = false;
     this.#fail(new Error('connection closed'));
     this.#socket?.destroy();
@@ -749,6 +877,7 @@ class ReinjectConnection {
 
 function parseCapabilities(lines: readonly string[]): Capabilities {
   let pipelining = false;
+  let chunking = false;
   let size = false;
   let eightBitMime = false;
   let smtputf8 = false;
@@ -759,6 +888,9 @@ function parseCapabilities(lines: readonly string[]): Capabilities {
     switch (keyword.toUpperCase()) {
       case 'PIPELINING':
         pipelining = true;
+        break;
+      case 'CHUNKING':
+        chunking = true;
         break;
       case 'SIZE':
         size = true;
@@ -779,5 +911,5 @@ function parseCapabilities(lines: readonly string[]): Capabilities {
         break;
     }
   }
-  return { pipelining, size, eightBitMime, smtputf8, dsn, xforward };
+  return { pipelining, chunking, size, eightBitMime, smtputf8, dsn, xforward };
 }

@@ -93,7 +93,7 @@ export async function createSmtpFilterServer(
   const serveConnection = async (socket: Socket): Promise<void> => {
     socket.setNoDelay(true);
     socket.on('error', () => {
-      // Surfaced through the read loop below; without a listener it would crash the process.
+      // 'close' follows and ends the session; without a listener it would crash the process.
     });
     if (closing || sessions.size >= maxSessions) {
       // B5.7: over the cap, tempfail at once rather than accept and time out.
@@ -126,33 +126,56 @@ export async function createSmtpFilterServer(
       // Fires the abort signal at once, even while the session is awaiting the pipeline.
       void session.abort();
     });
+    // One idle timer per connection, restarted (refresh) after each chunk is consumed, not
+    // re-created per chunk; while a chunk is being consumed it only restarts itself.
+    let feeding = false;
     let timer: NodeJS.Timeout | null = null;
     const disarm = (): void => {
       if (timer !== null) clearTimeout(timer);
       timer = null;
     };
     const arm = (): void => {
-      disarm();
-      if (!session.closed)
-        timer = setTimeout(() => {
-          session.idleTimeout();
-        }, idleTimeoutMs);
+      if (session.closed) return;
+      if (timer !== null) {
+        timer.refresh();
+        return;
+      }
+      timer = setTimeout(() => {
+        if (feeding) timer?.refresh();
+        else session.idleTimeout();
+      }, idleTimeoutMs);
     };
     try {
       await session.start();
       arm();
-      // Async iteration, not on('data'): the next chunk is read only after the session has
-      // consumed this one (STYLE.md B5.7).
-      for await (const chunk of socket) {
-        disarm();
-        // After close we keep draining (not `break`, which would destroy the socket before
-        // the last reply is flushed); the socket is destroyed once its end is written.
-        if (session.closed) continue;
-        await session.feed(chunk as Buffer);
-        arm();
-      }
-    } catch {
-      // Reset by peer or destroyed by us: the session is aborted below.
+      // Chunks are taken from 'data' events, one at a time: the socket is paused while the
+      // session consumes a chunk, so the next is read only after it (STYLE.md B5.7), without
+      // the async-iterator machinery per chunk.
+      await new Promise<void>((resolve) => {
+        let over = false;
+        const finish = (): void => {
+          over = true;
+          if (!feeding) resolve();
+        };
+        socket.on('data', (chunk: Buffer) => {
+          // After close we keep draining (the socket is destroyed once its end is written).
+          if (session.closed) return;
+          feeding = true;
+          socket.pause();
+          void session.feed(chunk).finally(() => {
+            feeding = false;
+            if (over) {
+              resolve();
+              return;
+            }
+            arm();
+            socket.resume();
+          });
+        });
+        // Reset by peer or destroyed by us: the session is aborted below.
+        socket.once('end', finish);
+        socket.once('close', finish);
+      });
     } finally {
       disarm();
       await session.abort();

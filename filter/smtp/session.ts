@@ -163,6 +163,8 @@ export class SmtpSession {
   readonly #ledger: ReinjectLedger | null;
   /** Ledger record of the message we last answered 250; settled by the next command. */
   #unsettled: string | null = null;
+  /** Aborts the message being decided (session ended), or null. */
+  #abortMessage: ((reason: unknown) => void) | null = null;
 
   constructor(options: SmtpSessionOptions, deps: SmtpSessionDeps) {
     this.#options = resolveSmtpSessionOptions(options);
@@ -269,6 +271,7 @@ export class SmtpSession {
    */
   async abort(): Promise<void> {
     this.#abort.abort(new ParapetError('ERR_SMTP_PROTOCOL', 'client connection closed'));
+    this.#abortMessage?.(this.#abort.signal.reason);
     this.#state = 'closed';
     // While feed() runs it owns the spool; it records the aborted message when it stops.
     if (!this.#feeding) await this.#recordAbortedData();
@@ -516,6 +519,8 @@ export class SmtpSession {
         continue;
       }
       if (this.#spoolError !== null) continue;
+      // In-memory bodies take the synchronous path (no promise per slice).
+      if (spool.appendInMemory(event.bytes)) continue;
       try {
         await spool.write(event.bytes);
       } catch (err) {
@@ -614,17 +619,25 @@ export class SmtpSession {
         delivered,
       };
     }
-    // One controller per message, fired by the deadline or by the session ending. (Not
-    // AbortSignal.any: on Node 20 it keeps dependents of the long-lived session signal.)
+    // One controller per message, fired by the deadline or by the session ending (abort()
+    // calls #abortMessage directly: no listener on the long-lived session signal, and not
+    // AbortSignal.any, which on Node 20 keeps dependents of that signal).
     const controller = new AbortController();
     const signal = controller.signal;
-    const onSessionAbort = (): void => {
-      controller.abort(this.#abort.signal.reason);
+    let endWait: (err: ParapetError) => void = () => undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      endWait = reject;
+    });
+    aborted.catch(() => undefined);
+    const abortMessage = (reason: unknown): void => {
+      if (signal.aborted) return;
+      controller.abort(reason);
+      endWait(deadlineError(signal));
     };
-    if (this.#abort.signal.aborted) onSessionAbort();
-    else this.#abort.signal.addEventListener('abort', onSessionAbort, { once: true });
+    if (this.#abort.signal.aborted) abortMessage(this.#abort.signal.reason);
+    else this.#abortMessage = abortMessage;
     const deadline = setTimeout(() => {
-      controller.abort(
+      abortMessage(
         new ParapetError(
           'ERR_PIPELINE_DEADLINE',
           `message not decided and re-injected within ${this.#options.messageTimeoutMs} ms`,
@@ -634,7 +647,7 @@ export class SmtpSession {
     try {
       if (spoolError !== null) throw spoolError;
       await message.body.seal();
-      verdict = await settleBefore(this.#pipeline.run(message, signal), signal);
+      verdict = await settleBefore(this.#pipeline.run(message, signal), aborted);
       switch (verdict.kind) {
         case 'accept': {
           delivered = await applyModifications(message, verdict.modifications, {
@@ -727,7 +740,7 @@ export class SmtpSession {
       };
     } finally {
       clearTimeout(deadline);
-      this.#abort.signal.removeEventListener('abort', onSessionAbort);
+      this.#abortMessage = null;
     }
   }
 
@@ -847,28 +860,17 @@ function replyForProblem(problem: DataProblem): SmtpReply {
   }
 }
 
-/** Resolves with `promise`, or rejects ERR_PIPELINE_DEADLINE as soon as `signal` fires. */
-function settleBefore<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(deadlineError(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(deadlineError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(toParapetError('ERR_PIPELINE_FAILED', err));
-      },
-    );
-  });
+/**
+ * Resolves with `promise`, or rejects with the message's abort reason (ERR_PIPELINE_DEADLINE,
+ * or the client gone) as soon as `aborted` rejects, which it does when the message is aborted.
+ */
+function settleBefore<T>(promise: Promise<T>, aborted: Promise<never>): Promise<T> {
+  return Promise.race([
+    promise.catch((err: unknown) => {
+      throw toParapetError('ERR_PIPELINE_FAILED', err);
+    }),
+    aborted,
+  ]);
 }
 
 /** The abort reason as a ParapetError (deadline, or the client gone). */

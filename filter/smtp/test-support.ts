@@ -35,6 +35,8 @@ export interface FakeMtaTransaction {
 export class FakeMta {
   mode: FakeMtaMode = 'accept';
   pipelining = true;
+  /** Advertise CHUNKING (RFC 3030) and take BDAT. */
+  chunking = false;
   readonly transactions: FakeMtaTransaction[] = [];
   connections = 0;
   readonly #server: Server;
@@ -79,10 +81,48 @@ export class FakeMta {
     if (this.mode === 'hang') return;
     let buffer = '';
     let inData = false;
+    /** Bytes of a BDAT chunk still to read, and whether it is the LAST one. */
+    let bdatLeft = -1;
+    let bdatLast = false;
+    let bdatData = '';
+    let bdatOk = false;
     let current: FakeMtaTransaction | null = null;
+    let recipients = 0;
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('latin1');
       for (;;) {
+        if (bdatLeft >= 0) {
+          const take = Math.min(bdatLeft, buffer.length);
+          bdatData += buffer.slice(0, take);
+          buffer = buffer.slice(take);
+          bdatLeft -= take;
+          if (bdatLeft > 0) return;
+          bdatLeft = -1;
+          if (!bdatOk) {
+            socket.write('554 5.5.1 Error: no valid recipients\r\n');
+            bdatData = '';
+            continue;
+          }
+          if (!bdatLast) {
+            socket.write('250 2.0.0 Ok: chunk\r\n');
+            continue;
+          }
+          if (current !== null) {
+            current.data = Buffer.from(bdatData, 'latin1');
+            current.raw = Buffer.from(bdatData, 'latin1');
+          }
+          bdatData = '';
+          if (this.mode === 'hang-at-dot') return;
+          if (this.mode === 'refuse-data') {
+            socket.write('554 5.7.1 refused by fake\r\n');
+          } else {
+            if (current !== null) current.accepted = true;
+            socket.write(`250 2.0.0 Ok: queued as FAKE${this.transactions.length}\r\n`);
+          }
+          current = null;
+          recipients = 0;
+          continue;
+        }
         if (inData) {
           const at = buffer.startsWith('.\r\n') ? 0 : buffer.indexOf('\r\n.\r\n');
           if (at < 0) return;
@@ -102,6 +142,7 @@ export class FakeMta {
             socket.write(`250 2.0.0 Ok: queued as FAKE${this.transactions.length}\r\n`);
           }
           current = null;
+          recipients = 0;
           continue;
         }
         const lf = buffer.indexOf('\r\n');
@@ -114,6 +155,7 @@ export class FakeMta {
             [
               '250-fake.example',
               ...(this.pipelining ? ['250-PIPELINING'] : []),
+              ...(this.chunking ? ['250-CHUNKING'] : []),
               '250-SIZE 100000000',
               '250-8BITMIME',
               '250-DSN',
@@ -134,14 +176,22 @@ export class FakeMta {
           if (this.mode === 'refuse-rcpt' && line.includes('refuse')) {
             socket.write('550 5.1.1 no such user\r\n');
           } else {
+            recipients++;
             socket.write('250 2.1.5 Ok\r\n');
           }
+        } else if (verb === 'BDAT' && this.chunking) {
+          current?.lines.push(line);
+          const [, size = '', last = ''] = line.split(' ');
+          bdatLeft = Number(size);
+          bdatLast = last.toUpperCase() === 'LAST';
+          bdatOk = current !== null && recipients > 0;
         } else if (verb === 'DATA') {
           current?.lines.push(line);
           inData = true;
           socket.write('354 go ahead\r\n');
         } else if (verb === 'RSET') {
           current = null;
+          recipients = 0;
           socket.write('250 2.0.0 Ok\r\n');
         } else if (verb === 'QUIT') {
           socket.end('221 2.0.0 Bye\r\n');
