@@ -7,6 +7,7 @@ import { registerPolicyCommands } from './policy-command.js';
 import { registerListCommands } from './list-command.js';
 import { registerQueueCommands } from './queue-command.js';
 import { registerQmanCommands } from './qman-command.js';
+import { registerSchedulerCommands } from './scheduler-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerApplianceCommands(program: Command): void {
   registerListCommands(program);
   registerQueueCommands(program);
   registerQmanCommands(program);
+  registerSchedulerCommands(program);
 }

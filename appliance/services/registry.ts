@@ -52,7 +52,14 @@ export const SERVICES = {
   },
   manager: notYet('manager', 'Manager web interface on 18080'),
   rpcui: notYet('rpcui', 'End User and Groups web interfaces on 28443'),
-  scheduler: notYet('scheduler', 'scheduled jobs'),
+  scheduler: {
+    description: 'scheduled jobs (quarantine expiry, and what administrators add)',
+    supervised: true,
+    run: async () => {
+      const { runSchedulerServiceUntilSignal } = await import('./scheduler.js');
+      await runSchedulerServiceUntilSignal();
+    },
+  },
   queue: {
     description: 'Queue Runner: outbound mail',
     supervised: true,
