@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,9 @@ test(
   { skip, timeout: 600_000 },
   async () => {
     const work = await mkdtemp(join(tmpdir(), 'parapet-fresh-'));
+    // Like an install location (/opt/parapet): readable by the service users (parapet runs
+    // the services and PostgreSQL, clamav may run clamd), which mkdtemp's 0700 is not.
+    await chmod(work, 0o755);
     const clone = join(work, 'parapet');
     const home = join(work, 'home');
     const env = { ...process.env, PARAPET_HOME: home, PARAPET_LOG_LEVEL: 'warn' };
