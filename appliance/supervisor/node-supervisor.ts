@@ -88,6 +88,13 @@ async function chooseServiceUser(
       `the ${user.name} user cannot read ${bin}; services run as root. Install Parapet where ` +
         `${user.name} can read it (e.g. /opt/parapet) to run them unprivileged.`,
     );
+    // PostgreSQL and clamd never run as root: they need the home reachable by their users.
+    if (!(await userCanRead(user, config.home))) {
+      warn(
+        `${config.home} is not reachable by the ${user.name} user: the database and antivirus ` +
+          'services cannot start there; set PARAPET_HOME to a directory outside /root.',
+      );
+    }
     return null;
   }
   const home = await stat(config.home);
