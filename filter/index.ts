@@ -30,3 +30,4 @@ export * from './scan/dns/index.js';
 export * from './scan/attachments/index.js';
 export * from './scan/auth/index.js';
 export * from './scan/rules/index.js';
+export * from './scan/bayes/index.js';

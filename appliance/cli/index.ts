@@ -8,6 +8,7 @@ import { registerListCommands } from './list-command.js';
 import { registerQueueCommands } from './queue-command.js';
 import { registerQmanCommands } from './qman-command.js';
 import { registerSchedulerCommands } from './scheduler-command.js';
+import { registerLearnCommand } from './learn-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -20,4 +21,5 @@ export function registerApplianceCommands(program: Command): void {
   registerQueueCommands(program);
   registerQmanCommands(program);
   registerSchedulerCommands(program);
+  registerLearnCommand(program);
 }

@@ -1,0 +1,106 @@
+/**
+ * The Bayes symbols: one per probability band, as SpamAssassin names them (BAYES_00 …
+ * BAYES_99, BAYES_999). A scan emits exactly one of them. The default scores come from
+ * `accuracy-bench --tune`: 5-fold cross-validation on the TRAIN split of the corpus protocol
+ * (CONTRACTS.md) together with the rules as they were then, never from TEST. Re-run it when
+ * the rule scores change much; configuration may override any of them.
+ */
+import type { SymbolDefinition } from '../symbols.js';
+
+export interface BayesBand extends SymbolDefinition {
+  /** Lowest probability in the band (inclusive); the band ends where the next one starts. */
+  readonly from: number;
+}
+
+const LOWEST: BayesBand = {
+  symbol: 'BAYES_00',
+  from: 0,
+  group: 'bayes',
+  defaultScore: -2.6,
+  description: 'Bayes spam probability is 0 to 1%',
+};
+
+/** Bands in ascending order of probability. */
+export const BAYES_BANDS: readonly BayesBand[] = [
+  LOWEST,
+  {
+    symbol: 'BAYES_05',
+    from: 0.01,
+    group: 'bayes',
+    defaultScore: -0.5,
+    description: 'Bayes spam probability is 1 to 5%',
+  },
+  {
+    symbol: 'BAYES_20',
+    from: 0.05,
+    group: 'bayes',
+    defaultScore: -0.001,
+    description: 'Bayes spam probability is 5 to 20%',
+  },
+  {
+    symbol: 'BAYES_40',
+    from: 0.2,
+    group: 'bayes',
+    defaultScore: -0.001,
+    description: 'Bayes spam probability is 20 to 40%',
+  },
+  {
+    symbol: 'BAYES_50',
+    from: 0.4,
+    group: 'bayes',
+    defaultScore: 0.6,
+    description: 'Bayes spam probability is 40 to 60%',
+  },
+  {
+    symbol: 'BAYES_60',
+    from: 0.6,
+    group: 'bayes',
+    defaultScore: 1.0,
+    description: 'Bayes spam probability is 60 to 80%',
+  },
+  {
+    symbol: 'BAYES_80',
+    from: 0.8,
+    group: 'bayes',
+    defaultScore: 2.5,
+    description: 'Bayes spam probability is 80 to 95%',
+  },
+  {
+    symbol: 'BAYES_95',
+    from: 0.95,
+    group: 'bayes',
+    defaultScore: 3.2,
+    description: 'Bayes spam probability is 95 to 99%',
+  },
+  {
+    symbol: 'BAYES_99',
+    from: 0.99,
+    group: 'bayes',
+    defaultScore: 3.5,
+    description: 'Bayes spam probability is 99 to 99.9%',
+  },
+  {
+    symbol: 'BAYES_999',
+    from: 0.999,
+    group: 'bayes',
+    defaultScore: 4.2,
+    description: 'Bayes spam probability is 99.9 to 100%',
+  },
+];
+
+/** The band a probability falls in. */
+export function bandFor(probability: number): BayesBand {
+  let band = LOWEST;
+  for (const candidate of BAYES_BANDS) {
+    if (probability >= candidate.from) band = candidate;
+  }
+  return band;
+}
+
+/** The catalogue entries of the Bayes symbols, by name. */
+export const BAYES_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = new Map(
+  BAYES_BANDS.map(({ symbol, group, defaultScore, description }) => [
+    symbol,
+    { symbol, group, defaultScore, description },
+  ]),
+);
