@@ -73,6 +73,8 @@ export interface ScanServiceConfig {
   /** Header, body and URI rules; `scores` overrides catalogue scores by symbol. */
   readonly rules: { readonly enabled: boolean; readonly scores: Readonly<Record<string, number>> };
   readonly attachments: { readonly enabled: boolean };
+  /** Bayes from `$PARAPET_HOME/bayes/tokens.json` (built by `parapet learn`). */
+  readonly bayes: { readonly enabled: boolean };
   /**
    * clamd over `$PARAPET_HOME/antivirus/clamd.sock` (or `socket`). 'auto': when the node
    * supervises its antivirus service (ClamAV installed, `parapet start`).
@@ -146,6 +148,7 @@ const DEFAULT_SCAN: ScanServiceConfig = {
   threshold: 5,
   rules: { enabled: true, scores: {} },
   attachments: { enabled: true },
+  bayes: { enabled: true },
   virus: { enabled: 'auto', socket: null, timeoutMs: 30_000 },
 };
 
@@ -194,6 +197,7 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     ...o,
     rules: { ...DEFAULT_SCAN.rules, ...(o.rules ?? {}) },
     attachments: { ...DEFAULT_SCAN.attachments, ...(o.attachments ?? {}) },
+    bayes: { ...DEFAULT_SCAN.bayes, ...(o.bayes ?? {}) },
     virus: { ...DEFAULT_SCAN.virus, ...(o.virus ?? {}) },
   };
   if (!(Number.isFinite(scan.threshold) && scan.threshold > 0)) {

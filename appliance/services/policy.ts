@@ -46,7 +46,7 @@ export async function startPolicyService(
   });
   const policy = await startPolicyReloader(config, logger);
   const outbound = new OutboundQueue(config.paths.queue);
-  const scan = buildScanners(config);
+  const scan = await buildScanners(config);
   const pipeline = createPipeline({
     scanners: scan.scanners,
     spamThreshold: config.scan.threshold,

@@ -4,8 +4,11 @@
  * join here as they are configured (they need a trained store or a reachable resolver).
  */
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import {
   ClamdClient,
+  createBayesScanner,
+  openJsonFileTokenStore,
   createAttachmentScanner,
   createRuleScanner,
   createVirusScanner,
@@ -25,16 +28,22 @@ export function supervisedHere(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env['PARAPET_SERVICES'] ?? '').split(',').filter(Boolean);
 }
 
-export function buildScanners(
+export async function buildScanners(
   config: NodeConfig,
   env: NodeJS.ProcessEnv = process.env,
-): NodeScanners {
+): Promise<NodeScanners> {
   const s = config.scan;
   const scanners: Scanner[] = [];
   const closers: (() => Promise<void>)[] = [];
   if (!s.enabled) return { scanners, names: [], close: () => Promise.resolve() };
   if (s.rules.enabled) scanners.push(createRuleScanner({ scores: s.rules.scores }));
   if (s.attachments.enabled) scanners.push(createAttachmentScanner());
+  // Bayes once `parapet learn` has built the node's token store (it scores only after 200
+  // spam and 200 ham); the central PostgreSQL store replaces the file with server groups.
+  const tokens = join(config.home, 'bayes', 'tokens.json');
+  if (s.bayes.enabled && existsSync(tokens)) {
+    scanners.push(createBayesScanner(await openJsonFileTokenStore(tokens)));
+  }
   const virus =
     s.virus.enabled === 'auto' ? supervisedHere(env).includes('antivirus') : s.virus.enabled;
   if (virus) {
