@@ -121,7 +121,11 @@ export function gatewayError(node: CompiledNode, message: string): SieveError {
 export class GatewayStop extends Error {
   readonly line: number;
   constructor(line: number) {
+    // Control flow, not a fault: skip capturing a stack trace (costly, once per accepted message).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super('accept');
+    Error.stackTraceLimit = limit;
     this.name = 'GatewayStop';
     this.line = line;
   }

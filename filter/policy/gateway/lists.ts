@@ -6,9 +6,9 @@
  * not an error (the list may arrive with the next configuration): it matches nothing and is
  * reported as a warning in the evaluation.
  */
-import { headerAddresses } from '../sieve/address.js';
+import { headerFieldsAddresses } from '../sieve/address.js';
 import type { SieveExtension } from '../sieve/index.js';
-import { headerRawValues } from '../sieve/message-view.js';
+import { headerFieldsNamed } from '../sieve/message-view.js';
 import { gatewayState } from './context.js';
 
 const CAP = 'vnd.parapet.lists';
@@ -37,7 +37,8 @@ export const gatewayListsExtension: SieveExtension = {
         if (node.tags.has('recipient')) {
           values = facts.recipients.length > 0 ? [...facts.recipients] : [rt.env.envelopeTo];
         } else if (node.tags.has('from')) {
-          values = headerAddresses(headerRawValues(rt.message, 'from'))
+          // The cached parse of the From fields (message-view keeps it on the field).
+          values = headerFieldsAddresses(headerFieldsNamed(rt.message, 'from'))
             .filter((a) => a.domain !== null)
             .map((a) => `${a.localPart}@${a.domain ?? ''}`);
         } else if (node.tags.has('ip')) {
