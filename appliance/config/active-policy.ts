@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParapetError, policy, type PolicyHook } from '../../filter/index.js';
-import { loadPolicyData } from '../cli/list-command.js';
+import { loadPolicyData } from '../config/policy-lists.js';
 import type { NodeConfig } from './node-config.js';
 
 export interface ActivePolicy {

@@ -15,7 +15,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ParapetError } from '../../filter/index.js';
 import type { NodeConfig } from '../config/node-config.js';
-import { policyListsDir, readPolicyList, writePolicyList } from '../cli/list-command.js';
+import { policyListsDir, readPolicyList, writePolicyList } from '../config/policy-lists.js';
 import { OutboundQueue, type OutboundItem } from '../queue/outbound-queue.js';
 import { QuarantineStore, type QuarantineEntry } from './quarantine-store.js';
 
