@@ -96,6 +96,19 @@ describe('applyModifications', () => {
     const m = await makeMessage();
     await applyModifications(m, [{ kind: 'addHeader', name: 'X-Fold', value: 'a\n\tb' }]);
     assert.match(m.headers.toBuffer().toString(), /X-Fold: a\r\n\tb\r\n$/);
+    // CRLF folding as it comes from the wire (a marked folded Subject): accepted as is.
+    await applyModifications(m, [
+      { kind: 'addHeader', name: 'X-Crlf', value: '[SPAM] =?a?B?x?=\r\n\t=?a?B?y?=\r\n z' },
+    ]);
+    assert.match(
+      m.headers.toBuffer().toString(),
+      /X-Crlf: \[SPAM\] =\?a\?B\?x\?=\r\n\t=\?a\?B\?y\?=\r\n z\r\n$/,
+    );
+    for (const bad of ['a\rb', 'a\r\nb', 'a\r\n\tb\r\nc']) {
+      await assert.rejects(
+        applyModifications(m, [{ kind: 'addHeader', name: 'X-Bad', value: bad }]),
+      );
+    }
     await m.dispose();
   });
 });

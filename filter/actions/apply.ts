@@ -132,8 +132,15 @@ function validateModification(modification: Modification): void {
  * (RFC 5322 §2.2.3). Anything else would inject a new header field or end the header block.
  */
 function isSafeHeaderValue(value: string): boolean {
-  if (/[\x00]/.test(value)) return false;
-  return !/(\r\n|\r|\n)(?![ \t])/.test(value) && !/(\r\n|\r|\n)[ \t]*$/.test(value);
+  if (value.includes('\0')) return false;
+  // Every line break must be folding: followed by a space or tab. A CRLF is one break (a
+  // single regex with a lookahead would backtrack to the bare CR and refuse every folded value).
+  const breaks = /\r\n|\r|\n/g;
+  for (let m = breaks.exec(value); m !== null; m = breaks.exec(value)) {
+    const next = value[m.index + m[0].length];
+    if (next !== ' ' && next !== '\t') return false;
+  }
+  return !/(\r\n|\r|\n)[ \t]*$/.test(value);
 }
 
 /** Folding with bare LF or CR becomes CRLF folding, as on the wire. */
