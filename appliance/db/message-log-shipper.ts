@@ -51,6 +51,12 @@ export interface MessageLogShipperOptions {
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
   readonly onEvent?: (event: ShipperEvent) => void;
+  /**
+   * Inserts one batch, idempotently; returns the rows that were new. Default
+   * insertMessageLogBatch; the database service also derives quarantine rows in the same
+   * transaction (quarantine-rows.ts).
+   */
+  readonly insert?: (records: readonly MessageLogRecord[]) => Promise<number>;
 }
 
 export interface ShipResult {
@@ -72,6 +78,7 @@ export class MessageLogShipper {
   readonly #retryInitialMs: number;
   readonly #retryMaxMs: number;
   readonly #onEvent: (event: ShipperEvent) => void;
+  readonly #insertBatch: (records: readonly MessageLogRecord[]) => Promise<number>;
   #cursor: ShipperCursor | null = null;
   #running: Promise<void> | null = null;
   #abort: AbortController | null = null;
@@ -87,6 +94,7 @@ export class MessageLogShipper {
     this.#retryInitialMs = options.retryInitialMs ?? 250;
     this.#retryMaxMs = options.retryMaxMs ?? 30_000;
     this.#onEvent = options.onEvent ?? (() => undefined);
+    this.#insertBatch = options.insert ?? ((records) => insertMessageLogBatch(this.#db, records));
   }
 
   /** The durable cursor (read from disk on first use). */
@@ -254,7 +262,7 @@ export class MessageLogShipper {
   async #insert(records: readonly MessageLogRecord[], rejects: Reject[]): Promise<number> {
     if (records.length === 0) return 0;
     try {
-      return await insertMessageLogBatch(this.#db, records);
+      return await this.#insertBatch(records);
     } catch (err) {
       if (!(err instanceof ParapetError) || err.code !== 'ERR_DB_QUERY_FAILED') throw err;
       if (records.length === 1) {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { createServiceLogger } from '../log/logger.js';
 import { migrate, MessageLogShipper, openDatabase } from '../db/index.js';
+import { insertLogAndQuarantine } from '../db/quarantine-rows.js';
 import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningDatabaseService {
@@ -31,6 +32,7 @@ export async function startDatabaseService(
   const shipper = new MessageLogShipper({
     db,
     logPath: config.paths.messageLog,
+    insert: insertLogAndQuarantine(db, config.paths.quarantine),
     onEvent: (event) => {
       logger.debug({ event }, 'message-log shipper');
     },
