@@ -3,11 +3,15 @@
  * sent through a real Postfix and the content filter is quarantined ("high spam score") while
  * clean mail is delivered with X-Parapet-Spam; `parapet qman list --json` shows it, `qman
  * approve` (twice, and once more after delivery) releases it, and the Queue Runner delivers it
- * exactly once through the MTA's filter-free port with the signed release header; search,
+ * exactly once through the MTA's filter-free port with the signed release header, also after
+ * the MTA was down at the first attempt; search,
  * forward, save, delete and expire work on it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findFreePort } from './support/free-port.js';
 import { postfixUnavailableReason } from './support/postfix-instance.js';
 import { parapetUnavailableReason, runParapet } from './support/parapet-node.js';
 import { sendMessages } from './support/smtp-send.js';
@@ -116,6 +120,24 @@ test(
       assert.equal(a1.code, 0, a1.stderr);
       assert.equal(json<{ queued: boolean }>(a1.stdout).queued, true);
       assert.equal(json<{ queued: boolean }>(a2.stdout).queued, false);
+      // The MTA is down (its filter-free port refuses connections): the Queue Runner keeps
+      // the release and retries it later. The queue reads its target from node.json.
+      const nodeJson = join(node.home, 'config', 'node.json');
+      const settings = await readFile(nodeJson, 'utf8');
+      const parsed = JSON.parse(settings) as { policy: Record<string, unknown> };
+      parsed.policy['reinject'] = { host: '127.0.0.1', port: await findFreePort() };
+      await writeFile(nodeJson, JSON.stringify(parsed));
+      const down = await runParapet(['queue', 'run', '--json'], env);
+      assert.equal(down.code, 1, down.stderr + down.stdout);
+      assert.deepEqual(JSON.parse(down.stdout), { delivered: 0, deferred: 1, failed: 0 });
+      const waiting = await runParapet(['queue', 'list', '--json'], env);
+      const items = json<{ status: string; attempts: number; lastError: string }[]>(waiting.stdout);
+      assert.equal(items.length, 1);
+      const [item] = items;
+      assert.ok(item !== undefined);
+      assert.equal(item.status, 'queued');
+      assert.equal(item.attempts, 1);
+      await writeFile(nodeJson, settings);
       const run = await runParapet(['queue', 'run', '--json'], env);
       assert.equal(run.code, 0, run.stderr + run.stdout);
       assert.deepEqual(JSON.parse(run.stdout), { delivered: 1, deferred: 0, failed: 0 });
