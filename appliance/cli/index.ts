@@ -9,6 +9,7 @@ import { registerQueueCommands } from './queue-command.js';
 import { registerQmanCommands } from './qman-command.js';
 import { registerSchedulerCommands } from './scheduler-command.js';
 import { registerLearnCommand } from './learn-command.js';
+import { registerScanCommand } from './scan-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -22,4 +23,5 @@ export function registerApplianceCommands(program: Command): void {
   registerQmanCommands(program);
   registerSchedulerCommands(program);
   registerLearnCommand(program);
+  registerScanCommand(program);
 }
