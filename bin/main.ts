@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ParapetError } from '../filter/index.js';
 import { registerApplianceCommands } from '../appliance/index.js';
 import { registerMtaCommands } from '../provisioning/index.js';
+import { registerUiCommands, registerUiServices } from '../ui/index.js';
 
 export function buildProgram(): Command {
   const program = new Command('parapet')
@@ -13,8 +14,10 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
+  registerUiServices();
   registerApplianceCommands(program);
   registerMtaCommands(program);
+  registerUiCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -86,6 +86,31 @@ export interface ScanServiceConfig {
   };
 }
 
+/** The web interfaces (issue 6): where they listen and how sessions behave. */
+export interface WebConfig {
+  /** Manager (administrators): HTTPS on 18080, every interface by default (TLS + sign-in). */
+  readonly manager: HostPort;
+  /** End User and Groups Web Interfaces: HTTPS on 28443. */
+  readonly rpcui: HostPort;
+  /** A session ends after this many minutes without a request. */
+  readonly sessionIdleMinutes: number;
+  /** …and after this many hours in any case. */
+  readonly sessionMaxHours: number;
+  /** Roles whose accounts must sign in with a TOTP second factor. */
+  readonly requireTotpFor: readonly string[];
+  /** Base URL of the End User Web Interface for links in digests (null: https://<hostname>:28443). */
+  readonly publicUrl: string | null;
+}
+
+export const DEFAULT_WEB: WebConfig = {
+  manager: { host: '0.0.0.0', port: 18080 },
+  rpcui: { host: '0.0.0.0', port: 28443 },
+  sessionIdleMinutes: 30,
+  sessionMaxHours: 12,
+  requireTotpFor: [],
+  publicUrl: null,
+};
+
 export interface NodeConfig {
   readonly home: string;
   readonly nodeId: string;
@@ -107,6 +132,7 @@ export interface NodeConfig {
   readonly scan: ScanServiceConfig;
   /** The node's database: embedded PostgreSQL in `$PARAPET_HOME/db`, or `url`. */
   readonly database: DatabaseConfig;
+  readonly web: WebConfig;
 }
 
 /** `$PARAPET_HOME`, else ./.parapet in a checkout, else /var/lib/parapet (CONTRACTS.md). */
@@ -175,6 +201,7 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     ipblocker?: Partial<IpBlockerServiceConfig>;
     scan?: Partial<ScanServiceConfig>;
     database?: unknown;
+    web?: Partial<WebConfig>;
   } = {};
   if (existsSync(file)) {
     try {
@@ -203,8 +230,11 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
   if (!(Number.isFinite(scan.threshold) && scan.threshold > 0)) {
     throw new ParapetError('ERR_CONFIG_INVALID', `${file}: scan.threshold must be positive`);
   }
+  const web: WebConfig = { ...DEFAULT_WEB, ...(overrides.web ?? {}) };
+  validateWebConfig(web, file);
   return Object.freeze({
     database: parseDatabaseConfig(overrides.database, file),
+    web: Object.freeze(web),
     scan,
     home,
     nodeId,
@@ -212,6 +242,22 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     policy: Object.freeze(policy),
     ipblocker: Object.freeze(ipblocker),
   });
+}
+
+function validateWebConfig(w: WebConfig, file: string): void {
+  const bad = (what: string): never => {
+    throw new ParapetError('ERR_CONFIG_INVALID', `${file}: web.${what}`);
+  };
+  for (const key of ['manager', 'rpcui'] as const) {
+    const hp = w[key] as Partial<HostPort> | undefined;
+    if (typeof hp?.host !== 'string' || !Number.isInteger(hp.port) || (hp.port ?? -1) < 0) {
+      bad(`${key} must be {"host": "...", "port": N}`);
+    }
+  }
+  if (!(w.sessionIdleMinutes > 0) || !(w.sessionMaxHours > 0))
+    bad('session limits must be positive');
+  if (!Array.isArray(w.requireTotpFor)) bad('requireTotpFor must be a list of roles');
+  if (w.publicUrl !== null && !/^https?:\/\//.test(w.publicUrl)) bad('publicUrl must be a URL');
 }
 
 function validateIpBlockerConfig(c: IpBlockerServiceConfig, file: string): void {

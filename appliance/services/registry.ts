@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { ParapetError } from '../../filter/index.js';
 
-interface ServiceEntry {
+export interface ServiceEntry {
   readonly description: string;
   /** Runs the service in this process until SIGTERM/SIGINT. */
   readonly run: () => Promise<void>;
@@ -23,7 +23,14 @@ const notYet = (name: string, description: string): ServiceEntry => ({
     ),
 });
 
-export const SERVICES = {
+export type ServiceName =
+  'database' | 'policy' | 'ipblocker' | 'manager' | 'rpcui' | 'scheduler' | 'queue' | 'antivirus';
+
+/**
+ * The services by name. ui/ provides manager and rpcui through provideService() (the import
+ * direction forbids appliance/ from importing ui/; bin/main.ts wires them in).
+ */
+export const SERVICES: Record<ServiceName, ServiceEntry> = {
   // First: the others do not wait for it, but it is the slowest to come up.
   database: {
     description: 'PostgreSQL (embedded unless a URL is configured), migrations, log shipping',
@@ -78,9 +85,12 @@ export const SERVICES = {
       await runAntivirusService();
     },
   },
-} as const satisfies Record<string, ServiceEntry>;
+};
 
-export type ServiceName = keyof typeof SERVICES;
+/** Replaces a service's entry (ui/ provides the web interfaces this way). */
+export function provideService(name: ServiceName, entry: ServiceEntry): void {
+  SERVICES[name] = entry;
+}
 
 function hasPostgres(): boolean {
   try {

@@ -1,0 +1,101 @@
+/**
+ * `parapet serve manager` and `parapet serve rpcui`: one HTTPS listener each (18080, 28443 by
+ * default; node.json "web"), with the node's certificate, until SIGTERM/SIGINT.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import {
+  loadNodeConfig,
+  signalReady,
+  waitForStopSignal,
+  type NodeConfig,
+  type Db,
+} from '../../appliance/index.js';
+import { AccountStore } from './auth/account-store.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import type { Surface } from './auth/roles.js';
+import { SessionStore } from './auth/sessions.js';
+import { AuditLog } from './audit-log.js';
+import { buildWebApp } from './app.js';
+import { createApiContext, type ApiContext } from './context.js';
+import { ensureCertificate, type TlsPair } from './tls-certificate.js';
+
+export const accountsPath = (home: string): string => join(home, 'config', 'users.json');
+export const auditPath = (home: string): string => join(home, 'log', 'audit.jsonl');
+
+/** Secrets never reach a log line: cookies, tokens and passwords are redacted by path. */
+export function createWebLogger(surface: Surface): Logger {
+  return pino({
+    name: `parapet-${surface}`,
+    level: process.env['PARAPET_LOG_LEVEL'] ?? 'info',
+    redact: [
+      'req.headers.cookie',
+      'req.headers.authorization',
+      'req.headers["x-csrf-token"]',
+      'res.headers["set-cookie"]',
+      'password',
+      '*.password',
+      'secret',
+      '*.secret',
+      'token',
+      '*.token',
+    ],
+  });
+}
+
+export interface RunningWebService {
+  readonly app: FastifyInstance;
+  readonly context: ApiContext;
+  /** e.g. https://127.0.0.1:18080 */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startWebService(
+  surface: Surface,
+  config: NodeConfig,
+  options: { logger?: Logger; tls?: TlsPair | null; database?: () => Promise<Db> } = {},
+): Promise<RunningWebService> {
+  const logger = options.logger ?? createWebLogger(surface);
+  const context = createApiContext({
+    surface,
+    config,
+    accounts: new AccountStore(accountsPath(config.home)),
+    sessions: new SessionStore({
+      idleMs: config.web.sessionIdleMinutes * 60_000,
+      maxMs: config.web.sessionMaxHours * 3_600_000,
+      maxSessions: 10_000,
+    }),
+    throttle: new LoginThrottle(),
+    audit: new AuditLog(auditPath(config.home)),
+    logger,
+    ...(options.database === undefined ? {} : { database: options.database }),
+  });
+  const tls = options.tls === undefined ? await ensureCertificate(config.home) : options.tls;
+  const app = await buildWebApp({ context, tls });
+  const listen = config.web[surface];
+  await app.listen({ host: listen.host, port: listen.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : listen.port;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    app,
+    context,
+    url: `${tls === null ? 'http' : 'https'}://${host}:${port}`,
+    close: async () => {
+      await app.close();
+      await context.close();
+    },
+  };
+}
+
+export async function runWebServiceUntilSignal(surface: Surface): Promise<void> {
+  const config = await loadNodeConfig();
+  const service = await startWebService(surface, config);
+  service.context.logger.info({ url: service.url }, `${surface} listening`);
+  signalReady();
+  const signal = await waitForStopSignal();
+  service.context.logger.info({ signal }, `${surface} stopping`);
+  await service.close();
+}
