@@ -13,6 +13,9 @@ have swaks || need+=(swaks)
 # PostgreSQL server binaries live off PATH in Debian's versioned folder.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have /usr/sbin/clamd || need+=(clamav-daemon)
+# Browser tests of the web interfaces: Debian's chromium through playwright-core, with fonts.
+have /usr/bin/chromium || need+=(chromium)
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import {
   loadNodeConfig,
   signalReady,
@@ -25,8 +25,8 @@ export const accountsPath = (home: string): string => join(home, 'config', 'user
 export const auditPath = (home: string): string => join(home, 'log', 'audit.jsonl');
 
 /** Secrets never reach a log line: cookies, tokens and passwords are redacted by path. */
-export function createWebLogger(surface: Surface): Logger {
-  return pino({
+export function createWebLogger(surface: Surface, destination?: DestinationStream): Logger {
+  const options = {
     name: `parapet-${surface}`,
     level: process.env['PARAPET_LOG_LEVEL'] ?? 'info',
     redact: [
@@ -41,7 +41,8 @@ export function createWebLogger(surface: Surface): Logger {
       'token',
       '*.token',
     ],
-  });
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 export interface RunningWebService {

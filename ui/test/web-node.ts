@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { loadNodeConfig, type Db, type NodeConfig } from '../../appliance/index.js';
 import { hashPassword } from '../api/auth/passwords.js';
 import type { Role } from '../api/auth/roles.js';
-import { startWebService, type RunningWebService } from '../api/web-service.js';
+import { createWebLogger, startWebService, type RunningWebService } from '../api/web-service.js';
 
 export interface WebNode {
   readonly home: string;
@@ -29,6 +29,8 @@ export interface WebNodeOptions {
   readonly database?: () => Promise<Db>;
   /** An existing home (its node.json is kept unless nodeJson is given). */
   readonly home?: string;
+  /** Where the services' log lines go (tests that inspect them); default: nowhere. */
+  readonly logStream?: { write(line: string): void };
 }
 
 export async function startWebNode(options: WebNodeOptions = {}): Promise<WebNode> {
@@ -44,7 +46,10 @@ export async function startWebNode(options: WebNodeOptions = {}): Promise<WebNod
     );
   }
   const config = await loadNodeConfig({ ...process.env, PARAPET_HOME: home });
-  const logger = pino({ level: process.env['PARAPET_TEST_LOG'] ?? 'silent' });
+  const logger =
+    options.logStream === undefined
+      ? pino({ level: process.env['PARAPET_TEST_LOG'] ?? 'silent' })
+      : createWebLogger('manager', options.logStream);
   const db = options.database === undefined ? {} : { database: options.database };
   const manager = await startWebService('manager', config, { logger, ...db });
   const rpcui = await startWebService('rpcui', config, { logger, ...db });
@@ -97,7 +102,10 @@ export class WebClient {
   ): Promise<Reply> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const h: Record<string, string> = { accept: 'application/json', ...headers };
-    if (payload !== undefined) h['content-type'] = 'application/json';
+    if (payload !== undefined) {
+      h['content-type'] = 'application/json';
+      h['content-length'] = String(payload.length);
+    }
     if (this.#cookies.size > 0) {
       h['cookie'] = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }

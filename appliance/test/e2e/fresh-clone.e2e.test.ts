@@ -16,6 +16,38 @@ import { fileURLToPath } from 'node:url';
 import { findFreePorts, isPortAccepting } from './support/free-port.js';
 import { isPidAlive } from './support/process-util.js';
 import { sendMessages } from './support/smtp-send.js';
+import { request as httpsRequest } from 'node:https';
+
+/** One HTTPS request to a loopback port (the node's certificate is self-signed). */
+function httpsJson(
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        rejectUnauthorized: false,
+        timeout: 20_000,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
 
 function findRoot(from: string): string {
   let dir = from;
@@ -67,7 +99,7 @@ test(
     try {
       const cloned = spawnSync('git', ['clone', '--quiet', ROOT, clone], { encoding: 'utf8' });
       assert.equal(cloned.status, 0, cloned.stderr);
-      const [milter, filter, ipblocker, database] = await findFreePorts(4);
+      const [milter, filter, ipblocker, database, manager, rpcui] = await findFreePorts(6);
       await mkdir(join(home, 'config'), { recursive: true });
       await writeFile(
         join(home, 'config', 'node.json'),
@@ -78,6 +110,10 @@ test(
           },
           ipblocker: { listen: { host: '127.0.0.1', port: ipblocker } },
           database: { port: database },
+          web: {
+            manager: { host: '127.0.0.1', port: manager },
+            rpcui: { host: '127.0.0.1', port: rpcui },
+          },
         }),
       );
 
@@ -101,13 +137,35 @@ test(
       const listed = parapet('service', 'list', '--json');
       assert.equal(listed.status, 0, listed.stderr);
       const services = JSON.parse(listed.stdout) as Listed[];
-      for (const name of ['policy', 'ipblocker', 'queue', 'scheduler']) {
+      for (const name of ['policy', 'ipblocker', 'queue', 'scheduler', 'manager', 'rpcui']) {
         assert.equal(services.find((s) => s.name === name)?.status, 'online', listed.stdout);
       }
       assert.ok(
         services.every((s) => s.status === 'online'),
         listed.stdout,
       );
+
+      // The first administrator from the CLI, then a sign-in over the Manager's HTTPS.
+      const added = spawnSync(
+        process.execPath,
+        [
+          join(clone, 'bin', 'parapet.js'),
+          'user',
+          'add',
+          'admin',
+          '--role',
+          'admin',
+          '--password-stdin',
+        ],
+        { env, encoding: 'utf8', input: 'fresh clone admin pw\n', timeout: 60_000 },
+      );
+      assert.equal(added.status, 0, added.stderr);
+      const signIn = await httpsJson(manager ?? 0, 'POST', '/api/v1/session', {
+        username: 'admin',
+        password: 'fresh clone admin pw',
+      });
+      assert.equal(signIn.status, 200, signIn.body);
+      assert.equal((await httpsJson(manager ?? 0, 'GET', '/api/v1/users')).status, 401);
 
       const gtube = Buffer.from(
         `From: a@example.net\r\nTo: b@example.com\r\nSubject: fresh clone GTUBE\r\nMessage-ID: <fresh@e2e.example.net>\r\n\r\n${GTUBE}\r\n`,

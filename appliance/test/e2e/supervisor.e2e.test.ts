@@ -44,7 +44,7 @@ function uidOf(pid: number): number {
 test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 }, async () => {
   home = await mkdtemp(join(tmpdir(), 'parapet-supervised-'));
   env = { ...process.env, PARAPET_HOME: home };
-  const [milter, filter, ipblocker, database] = await findFreePorts(4);
+  const [milter, filter, ipblocker, database, manager, rpcui] = await findFreePorts(6);
   assert.ok(
     milter !== undefined &&
       filter !== undefined &&
@@ -61,13 +61,17 @@ test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 },
       },
       ipblocker: { listen: { host: '127.0.0.1', port: ipblocker } },
       database: { port: database },
+      web: {
+        manager: { host: '127.0.0.1', port: manager },
+        rpcui: { host: '127.0.0.1', port: rpcui },
+      },
     }),
   );
 
   const started = await runParapet(['start', '--detach', '--json'], env);
   assert.equal(started.code, 0, started.stderr + started.stdout);
   const services = await list();
-  const expected = ['ipblocker', 'policy', 'queue', 'scheduler'];
+  const expected = ['ipblocker', 'manager', 'policy', 'queue', 'rpcui', 'scheduler'];
   if (existsSync('/usr/sbin/clamd')) expected.push('antivirus');
   if (readdirSync('/usr/lib/postgresql', { withFileTypes: true }).length > 0)
     expected.push('database');
