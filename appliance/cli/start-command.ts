@@ -37,7 +37,10 @@ export function registerStartCommand(program: Command): void {
             ? null
             : `content filter  ${p.smtpFilter.host}:${String(p.smtpFilter.port)} → ${p.reinject.host}:${String(p.reinject.port)}`,
           `ip blocker      ${config.ipblocker.listen.host}:${String(config.ipblocker.listen.port)}`,
+          `manager         https://${config.web.manager.host}:${String(config.web.manager.port)}/`,
+          `end users       https://${config.web.rpcui.host}:${String(config.web.rpcui.port)}/`,
           `logs            ${config.home}/log`,
+          'First administrator: npx parapet user add admin --role admin --password-stdin',
           'Wire Postfix with: npx parapet mta configure postfix --mode content-filter|milter',
           opts.detach === true ? 'Stop with: npx parapet stop' : 'Ctrl-C stops the node.',
         ].filter((l) => l !== null);
