@@ -10,6 +10,7 @@ import { registerQmanCommands } from './qman-command.js';
 import { registerSchedulerCommands } from './scheduler-command.js';
 import { registerLearnCommand } from './learn-command.js';
 import { registerScanCommand } from './scan-command.js';
+import { registerTryCommand } from './try-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -24,4 +25,5 @@ export function registerApplianceCommands(program: Command): void {
   registerSchedulerCommands(program);
   registerLearnCommand(program);
   registerScanCommand(program);
+  registerTryCommand(program);
 }
