@@ -19,6 +19,7 @@ export * from './pipeline/pipeline.js';
 export * from './log/events.js';
 export * from './log/message-log.js';
 export * from './quarantine/writer.js';
+export * from './durable/durable-file.js';
 export * from './milter/index.js';
 export * from './smtp/index.js';
 export * from './module-api/filter-module.js';

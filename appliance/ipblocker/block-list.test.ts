@@ -98,3 +98,26 @@ test('entries round-trip through the file; bad files are clear errors', async ()
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lookup: an IPv6 block that covers ::ffff:0:0/96 also covers IPv4 clients', () => {
+  assert.equal(normaliseCidr('::ffff:0:0/95'), '::fffe:0:0/95');
+  const list = new IpBlockList([entry('::/0'), entry('198.51.100.0/24', 'allow')]);
+  assert.equal(list.lookup('2001:db8::1')?.cidr, '::/0');
+  assert.equal(list.lookup('192.0.2.1')?.cidr, '::/0');
+  assert.equal(list.lookup('::ffff:192.0.2.1')?.cidr, '::/0');
+  assert.equal(list.lookup('198.51.100.7')?.action, 'allow');
+  const v6Only = new IpBlockList([entry('2001:db8::/32')]);
+  assert.equal(v6Only.lookup('192.0.2.1'), null);
+});
+
+test('lookup: a CIDR listed twice counts once, as its later entry', () => {
+  const now = Date.parse('2026-11-22T00:00:00Z');
+  const list = new IpBlockList([
+    entry('10.0.0.0/8', 'allow'),
+    entry('10.0.0.0/8'),
+    entry('10.1.0.0/16'),
+    entry('10.1.0.0/16', 'block', '2026-11-21T00:00:00Z'),
+  ]);
+  assert.equal(list.lookup('10.9.9.9', now)?.action, 'block');
+  assert.equal(list.lookup('10.1.0.1', now)?.cidr, '10.0.0.0/8', 'the later /16 expired');
+});

@@ -2,13 +2,13 @@
  * The IP Blocker's local entries: CIDRs that are blocked (or explicitly allowed, which wins),
  * each with a reason, who added it and an optional expiry. Stored as one JSON file under
  * `$PARAPET_HOME/config/` (written atomically) until the versioned configuration store takes it
- * over; looked up by prefix length with one hash map per length, so a lookup costs at most one
- * map probe per distinct prefix length in use.
+ * over; looked up in the filter's CidrSet (policy lists use the same one), where each range
+ * carries its entry, so a lookup is one binary search plus a walk up the enclosing blocks.
  */
 import { isIP } from 'node:net';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { ParapetError } from '../../filter/index.js';
+import { ParapetError, policy } from '../../filter/index.js';
 
 export interface IpBlockEntry {
   /** Normalised CIDR ("192.0.2.0/24", "2001:db8::/32"); a bare address is /32 or /128. */
@@ -26,40 +26,18 @@ interface ParsedIp {
   readonly value: bigint;
 }
 
+/**
+ * An address as node:net spells it (what Postfix sends: no brackets, no "IPv6:" tag), parsed by
+ * the filter: an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address.
+ */
+function parseAddress(text: string): policy.IpAddress | null {
+  return isIP(text) === 0 ? null : policy.parseIp(text);
+}
+
 /** Parses an IPv4 or IPv6 address; IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4. */
 export function parseIp(text: string): ParsedIp | null {
-  const kind = isIP(text);
-  if (kind === 4) return { family: 4, value: ipv4Value(text) };
-  if (kind !== 6) return null;
-  const value = ipv6Value(text);
-  if (value >> 32n === 0xffffn) return { family: 4, value: value & 0xffffffffn };
-  return { family: 6, value };
-}
-
-function ipv4Value(text: string): bigint {
-  return text.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
-}
-
-function ipv6Value(text: string): bigint {
-  let head = text;
-  let tailV4: bigint | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    tailV4 = ipv4Value(text.slice(lastColon + 1));
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const [left = '', right] = head.split('::');
-  const leftParts = left === '' ? [] : left.split(':');
-  const rightParts = right === undefined || right === '' ? [] : right.split(':');
-  const missing = 8 - leftParts.length - rightParts.length;
-  const groups = [
-    ...leftParts,
-    ...Array<string>(right === undefined ? 0 : missing).fill('0'),
-    ...rightParts,
-  ];
-  let value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-  if (tailV4 !== null) value = (value & ~0xffffffffn) | tailV4;
-  return value;
+  const ip = parseAddress(text);
+  return ip === null ? null : { family: ip.family, value: BigInt(ip.value) };
 }
 
 function formatIp(family: 4 | 6, value: bigint): string {
@@ -92,52 +70,37 @@ function formatIp(family: 4 | 6, value: bigint): string {
 export function normaliseCidr(text: string): string | null {
   const slash = text.indexOf('/');
   const address = slash === -1 ? text.trim() : text.slice(0, slash).trim();
-  const ip = parseIp(address);
-  if (ip === null) return null;
-  const max = ip.family === 4 ? 32 : 128;
-  let prefix = max;
+  if (parseAddress(address) === null) return null;
+  let prefix = '';
   if (slash !== -1) {
     const p = text.slice(slash + 1).trim();
     if (!/^\d{1,3}$/.test(p)) return null;
-    prefix = Number(p);
-    // An IPv4-mapped v6 CIDR keeps its v6 prefix meaning: ::ffff:0:0/104 is 0.0.0.0/8.
-    if (ip.family === 4 && isIP(address) === 6) prefix -= 96;
-    if (prefix < 0 || prefix > max) return null;
+    prefix = `/${p}`;
   }
-  return `${formatIp(ip.family, maskOf(ip, prefix))}/${prefix}`;
-}
-
-function maskOf(ip: ParsedIp, prefix: number): bigint {
-  const bits = ip.family === 4 ? 32 : 128;
-  const hostBits = BigInt(bits - prefix);
-  return (ip.value >> hostBits) << hostBits;
+  // An IPv4-mapped v6 CIDR keeps its v6 prefix meaning: ::ffff:0:0/104 is 0.0.0.0/8, and
+  // ::ffff:0:0/95 is the IPv6 block ::fffe:0:0/95 (which covers IPv4 clients too).
+  const range = policy.parseCidr(address + prefix);
+  if (range === null) return null;
+  const size = BigInt(range.end) - BigInt(range.start) + 1n;
+  const bits = (range.family === 4 ? 32 : 128) - (size.toString(2).length - 1);
+  return `${formatIp(range.family, BigInt(range.start))}/${String(bits)}`;
 }
 
 /** Lookup structure over a set of entries. Expired entries are skipped at lookup time. */
 export class IpBlockList {
   readonly entries: readonly IpBlockEntry[];
-  /** family → prefix → network value → entry */
-  readonly #index = new Map<4 | 6, Map<number, Map<bigint, IpBlockEntry>>>();
+  readonly #ranges: policy.CidrSet<IpBlockEntry>;
 
   constructor(entries: readonly IpBlockEntry[]) {
     this.entries = entries;
-    for (const entry of entries) {
-      const [addr = '', p = ''] = entry.cidr.split('/');
-      const ip = parseIp(addr);
-      if (ip === null) continue;
-      let byPrefix = this.#index.get(ip.family);
-      if (byPrefix === undefined) {
-        byPrefix = new Map();
-        this.#index.set(ip.family, byPrefix);
-      }
-      const prefix = Number(p);
-      let nets = byPrefix.get(prefix);
-      if (nets === undefined) {
-        nets = new Map();
-        byPrefix.set(prefix, nets);
-      }
-      nets.set(ip.value, entry);
+    // A CIDR listed twice: the later entry replaces the earlier one.
+    const byCidr = new Map(entries.map((e) => [e.cidr, e]));
+    const blocks: (policy.CidrRange & { payload: IpBlockEntry })[] = [];
+    for (const entry of byCidr.values()) {
+      const range = policy.parseCidr(entry.cidr);
+      if (range !== null) blocks.push({ ...range, payload: entry });
     }
+    this.#ranges = new policy.CidrSet(blocks);
   }
 
   /**
@@ -145,21 +108,14 @@ export class IpBlockList {
    * one kind the most specific prefix wins. Null when nothing (unexpired) matches.
    */
   lookup(address: string, nowMs = Date.now()): IpBlockEntry | null {
-    const ip = parseIp(address);
+    const ip = parseAddress(address);
     if (ip === null) return null;
-    const byPrefix = this.#index.get(ip.family);
-    if (byPrefix === undefined) return null;
     let block: IpBlockEntry | null = null;
-    let blockPrefix = -1;
-    for (const [prefix, nets] of byPrefix) {
-      const entry = nets.get(maskOf(ip, prefix));
-      if (entry === undefined) continue;
+    // Narrowest block first: the first unexpired block entry is the most specific.
+    for (const entry of this.#ranges.lookup(ip)) {
       if (entry.expiresAt !== null && Date.parse(entry.expiresAt) <= nowMs) continue;
       if (entry.action === 'allow') return entry;
-      if (prefix > blockPrefix) {
-        block = entry;
-        blockPrefix = prefix;
-      }
+      block ??= entry;
     }
     return block;
   }

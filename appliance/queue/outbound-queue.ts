@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ParapetError } from '../../filter/index.js';
+import { ParapetError, fsyncDirectory, writeFileSynced } from '../../filter/index.js';
 
 export type OutboundKind = 'release' | 'forward' | 'digest' | 'notice' | 'redirect' | 'vacation';
 
@@ -101,7 +101,7 @@ export class OutboundQueue {
       lastAttemptAt: null,
       lastError: null,
     };
-    await writeDurably(this.#path(id, 'eml'), request.raw);
+    await writeFileSynced(this.#path(id, 'eml'), request.raw);
     await this.#writeState(item, request.key !== undefined);
     return { item, created: true };
   }
@@ -110,13 +110,13 @@ export class OutboundQueue {
   async #writeState(item: OutboundItem, exclusive = false): Promise<void> {
     const path = this.#path(item.id, 'json');
     const tmp = `${path}.${String(process.pid)}.${randomBytes(3).toString('hex')}.tmp`;
-    await writeDurably(tmp, Buffer.from(`${JSON.stringify(item)}\n`));
+    await writeFileSynced(tmp, Buffer.from(`${JSON.stringify(item)}\n`));
     if (exclusive && (await this.get(item.id)) !== null) {
       await rm(tmp, { force: true });
       return;
     }
     await rename(tmp, path);
-    await fsyncDir(this.dir);
+    await fsyncDirectory(this.dir);
   }
 
   async get(id: string): Promise<OutboundItem | null> {
@@ -226,12 +226,12 @@ export class OutboundQueue {
     const item = await this.get(id);
     if (item?.key != null) {
       const done: OutboundItem = { ...item, status: 'delivered', lastAttemptAt: now.toISOString() };
-      await writeDurably(this.#path(id, 'done'), Buffer.from(`${JSON.stringify(done)}\n`));
+      await writeFileSynced(this.#path(id, 'done'), Buffer.from(`${JSON.stringify(done)}\n`));
     }
     await rm(this.#path(id, 'json'), { force: true });
     await rm(this.#path(id, 'eml'), { force: true });
     await rm(this.#path(id, 'sending'), { force: true });
-    await fsyncDir(this.dir);
+    await fsyncDirectory(this.dir);
   }
 
   /** Records a failed attempt: retry at `nextAttemptAt`, or give up (`failed`). */
@@ -279,24 +279,5 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function writeDurably(path: string, data: Buffer): Promise<void> {
-  const handle = await open(path, 'w', 0o640);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

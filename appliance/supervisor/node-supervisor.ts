@@ -4,19 +4,15 @@
  * flow down), as the dedicated service user when started as root.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StartOptions } from 'pm2';
 import { ParapetError } from '../../filter/index.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { SERVICES, supervisedServices, type ServiceName } from '../services/registry.js';
-import {
-  chownTree,
-  ensureServiceUser,
-  userCanRead,
-  type SystemUser,
-} from '../system/service-user.js';
+import { ensureServiceUser, userCanRead, type SystemUser } from '../system/service-user.js';
+import { handHomeTo } from './home-ownership.js';
 import { Pm2Client, type ServiceStatus } from './pm2-client.js';
 
 /** bin/parapet.js of this checkout or install (this file is dist/appliance/supervisor/…). */
@@ -97,8 +93,9 @@ async function chooseServiceUser(
     }
     return null;
   }
-  const home = await stat(config.home);
-  if (home.uid !== user.uid) await chownTree(user, config.home);
+  // Not a chown -R of the whole home: that was slow with a large quarantine and took the
+  // database's data folder from PostgreSQL's user (home-ownership.ts says what is looked at).
+  await handHomeTo(user, config.home);
   return user;
 }
 

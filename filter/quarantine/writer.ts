@@ -4,12 +4,13 @@
  * directory fsync'd (so the rename itself survives a crash). Only then may the MTA hear success.
  * The quarantine id is the message's Parapet id, so writing the same message twice is harmless.
  */
-import { mkdir, open, rename, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import type { Message } from '../message/message.js';
 import { toParapetError } from '../errors.js';
+import { fsyncDirectory, replaceFileSynced } from '../durable/durable-file.js';
 
 /** Metadata stored next to each quarantined message (the row the central DB gets later). */
 export interface QuarantineMetadata {
@@ -57,7 +58,7 @@ export class QuarantineWriter {
     const day = join(paths.eml, '..');
     try {
       await mkdir(day, { recursive: true, mode: 0o750 });
-      const sizeBytes = await writeDurably(paths.eml, async (tmp) => {
+      const sizeBytes = await replaceFileSynced(paths.eml, async (tmp) => {
         const out = createWriteStream(tmp, { flags: 'w', mode: 0o640 });
         let bytes = 0;
         const counted = message.toStream();
@@ -73,7 +74,7 @@ export class QuarantineWriter {
         sizeBytes,
         ...meta,
       };
-      await writeDurably(paths.json, async (tmp) => {
+      await replaceFileSynced(paths.json, async (tmp) => {
         const handle = await open(tmp, 'w', 0o640);
         try {
           await handle.writeFile(`${JSON.stringify(full)}\n`);
@@ -82,7 +83,7 @@ export class QuarantineWriter {
         }
         return 0;
       });
-      await fsyncDir(day);
+      await fsyncDirectory(day);
       return full;
     } catch (err) {
       throw toParapetError('ERR_QUARANTINE_WRITE_FAILED', err);
@@ -93,27 +94,5 @@ export class QuarantineWriter {
   async readMetadata(id: string, time: Date): Promise<QuarantineMetadata> {
     const text = await readFile(this.pathsFor(id, time).json, 'utf8');
     return JSON.parse(text) as QuarantineMetadata;
-  }
-}
-
-async function writeDurably(path: string, fill: (tmp: string) => Promise<number>): Promise<number> {
-  const tmp = `${path}.tmp`;
-  const result = await fill(tmp);
-  const handle = await open(tmp, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  return result;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

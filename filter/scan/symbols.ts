@@ -20,3 +20,11 @@ export interface SymbolInfo {
   readonly description: string;
   readonly group: string;
 }
+
+/** A scanner's symbol table: name → entry without the name (the name is the key). */
+export type SymbolTable = Readonly<Record<string, Omit<SymbolDefinition, 'symbol'>>>;
+
+/** A symbol table as catalogue entries by name, in the table's order. */
+export function symbolMap(table: SymbolTable): ReadonlyMap<string, SymbolDefinition> {
+  return new Map(Object.entries(table).map(([symbol, entry]) => [symbol, { symbol, ...entry }]));
+}

@@ -5,7 +5,7 @@
  *   setsender <address>         change the envelope sender ("" is the null sender <>)
  */
 import type { CompiledNode, SieveExtension, SieveRuntime } from '../sieve/index.js';
-import type { SieveValidateContext } from '../sieve/extension-api.js';
+import type { SieveCommandDef, SieveValidateContext } from '../sieve/extension-api.js';
 import { constantString, gatewayError, gatewayState, isEnvelopeAddress } from './context.js';
 
 const CAP = 'vnd.parapet.envelope';
@@ -30,48 +30,30 @@ function address(node: CompiledNode, rt: SieveRuntime, allowEmpty: boolean): str
   throw gatewayError(node, `${node.name}: invalid address '${a}'`);
 }
 
+/** Each command records one address; only the sender may be the null address "". */
+const ADDRESS_COMMANDS = [
+  { name: 'addrecipient', allowEmpty: false },
+  { name: 'removerecipient', allowEmpty: false },
+  { name: 'setsender', allowEmpty: true },
+] as const;
+
+type AddressCommand = (typeof ADDRESS_COMMANDS)[number];
+
+function addressCommand({ name, allowEmpty }: AddressCommand): SieveCommandDef {
+  return {
+    name,
+    kind: 'command',
+    capability: CAP,
+    positional: [['string']],
+    validate: checkAddress(allowEmpty),
+    execute: (node, rt) => {
+      gatewayState(node, rt).record(node, { type: name, address: address(node, rt, allowEmpty) });
+    },
+  };
+}
+
 /** The vnd.parapet.envelope extension. */
 export const gatewayEnvelopeExtension: SieveExtension = {
   capabilities: [CAP],
-  commands: [
-    {
-      name: 'addrecipient',
-      kind: 'command',
-      capability: CAP,
-      positional: [['string']],
-      validate: checkAddress(false),
-      execute: (node, rt) => {
-        gatewayState(node, rt).record(node, {
-          type: 'addrecipient',
-          address: address(node, rt, false),
-        });
-      },
-    },
-    {
-      name: 'removerecipient',
-      kind: 'command',
-      capability: CAP,
-      positional: [['string']],
-      validate: checkAddress(false),
-      execute: (node, rt) => {
-        gatewayState(node, rt).record(node, {
-          type: 'removerecipient',
-          address: address(node, rt, false),
-        });
-      },
-    },
-    {
-      name: 'setsender',
-      kind: 'command',
-      capability: CAP,
-      positional: [['string']],
-      validate: checkAddress(true),
-      execute: (node, rt) => {
-        gatewayState(node, rt).record(node, {
-          type: 'setsender',
-          address: address(node, rt, true),
-        });
-      },
-    },
-  ],
+  commands: ADDRESS_COMMANDS.map(addressCommand),
 };

@@ -247,6 +247,29 @@ test('envelope and notify actions keep their documented shapes', async () => {
   ]);
 });
 
+test('commands built from one factory keep their own checks and actions', async () => {
+  // Only setsender takes the null address.
+  assert.equal(compileError('addrecipient "";'), 'ERR_SIEVE_INVALID_VALUE');
+  assert.equal(compileError('removerecipient "<>";'), 'ERR_SIEVE_INVALID_VALUE');
+  assert.equal(compileError('setsender "not an address";'), 'ERR_SIEVE_INVALID_VALUE');
+  assert.equal(compileError('appendheader "Return-Path" "x";'), 'ERR_SIEVE_INVALID_VALUE');
+  assert.equal(compileError('appendheader "X-A";'), 'ERR_SIEVE_ARGUMENT');
+  const r = await run(
+    'setsender "<ann@example.org>"; removerecipient "bob@example.net"; ' +
+      'addrecipient "bob@example.net"; appendheader "X-A" "1"; setheader "X-A" "2";',
+  );
+  assert.deepEqual(r.actions, [
+    { type: 'setsender', address: 'ann@example.org' },
+    { type: 'removerecipient', address: 'bob@example.net' },
+    { type: 'addrecipient', address: 'bob@example.net' },
+    { type: 'appendheader', name: 'X-A', value: '1' },
+    { type: 'setheader', name: 'X-A', value: '2' },
+    { type: 'keep', flags: [] },
+  ]);
+  const empty = await run('set "e" ""; addrecipient "${e}";');
+  assert.equal(empty.runtime_error, true);
+});
+
 test('run-time errors drop gateway actions and fall back to keep', async () => {
   const r = await run('quarantine "x"; set "a" "b@"; addrecipient "${a}";');
   assert.equal(r.runtime_error, true);

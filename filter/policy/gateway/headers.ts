@@ -9,7 +9,7 @@
  * script do not see them. Received, Return-Path and X-Parapet-Id cannot be changed.
  */
 import type { CompiledNode, SieveExtension, SieveRuntime } from '../sieve/index.js';
-import type { SieveValidateContext } from '../sieve/extension-api.js';
+import type { SieveCommandDef, SieveValidateContext } from '../sieve/extension-api.js';
 import {
   clampText,
   constantString,
@@ -48,38 +48,30 @@ function runtimeValue(node: CompiledNode, rt: SieveRuntime, index: number): stri
   return clampText(value);
 }
 
+/** setheader and appendheader: the same arguments and checks, a different action. */
+function headerValueCommand(name: 'setheader' | 'appendheader'): SieveCommandDef {
+  return {
+    name,
+    kind: 'command',
+    capability: CAP,
+    positional: [['string', 'string']],
+    validate: checkName,
+    execute: (node, rt) => {
+      gatewayState(node, rt).record(node, {
+        type: name,
+        name: runtimeName(node, rt),
+        value: runtimeValue(node, rt, 1),
+      });
+    },
+  };
+}
+
 /** The vnd.parapet.headers extension. */
 export const gatewayHeadersExtension: SieveExtension = {
   capabilities: [CAP],
   commands: [
-    {
-      name: 'setheader',
-      kind: 'command',
-      capability: CAP,
-      positional: [['string', 'string']],
-      validate: checkName,
-      execute: (node, rt) => {
-        gatewayState(node, rt).record(node, {
-          type: 'setheader',
-          name: runtimeName(node, rt),
-          value: runtimeValue(node, rt, 1),
-        });
-      },
-    },
-    {
-      name: 'appendheader',
-      kind: 'command',
-      capability: CAP,
-      positional: [['string', 'string']],
-      validate: checkName,
-      execute: (node, rt) => {
-        gatewayState(node, rt).record(node, {
-          type: 'appendheader',
-          name: runtimeName(node, rt),
-          value: runtimeValue(node, rt, 1),
-        });
-      },
-    },
+    headerValueCommand('setheader'),
+    headerValueCommand('appendheader'),
     {
       name: 'removeheader',
       kind: 'command',

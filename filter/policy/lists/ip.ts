@@ -2,7 +2,8 @@
  * IP addresses and CIDR sets for policy lists. Pure: no node:net, no I/O. IPv4 addresses are
  * 32-bit numbers; IPv6 addresses are 128-bit bigints; an IPv4-mapped IPv6 address
  * (::ffff:a.b.c.d) is treated as the IPv4 address, so one entry covers both spellings.
- * A CIDR set keeps merged, sorted ranges per family and answers by binary search.
+ * A CIDR set keeps merged, sorted ranges per family and answers by binary search; blocks that
+ * carry a payload are also kept as a containment forest, to list every block holding an address.
  */
 
 /** A parsed address: family and numeric value. */
@@ -98,25 +99,30 @@ export type CidrRange =
 
 /**
  * Parses "a.b.c.d/n", "x::/n" or a bare address (a /32 or /128). Host bits below the prefix are
- * ignored ("10.1.2.3/8" is 10.0.0.0/8), as most MTAs do. Null when invalid.
+ * ignored ("10.1.2.3/8" is 10.0.0.0/8), as most MTAs do. A v4-mapped address with a prefix of
+ * 96 or more is an IPv4 block, with a shorter one an IPv6 block. Null when invalid.
  */
 export function parseCidr(text: string): CidrRange | null {
   const t = text.trim();
   const slash = t.indexOf('/');
   const addrText = slash < 0 ? t : t.slice(0, slash);
-  const ip = parseIp(addrText);
+  let ip = parseIp(addrText);
   if (ip === null) return null;
   const mappedV6 = ip.family === 4 && addrText.includes(':');
-  const bits = ip.family === 4 ? 32 : 128;
-  let prefix = bits;
+  let prefix: number | null = null;
   if (slash >= 0) {
     const p = t.slice(slash + 1);
     if (!/^[0-9]{1,3}$/.test(p)) return null;
     prefix = Number(p);
-    // ::ffff:10.0.0.0/104 is 10.0.0.0/8.
-    if (mappedV6) prefix -= 96;
-    if (prefix < 0 || prefix > bits) return null;
+    // ::ffff:10.0.0.0/104 is 10.0.0.0/8; a shorter prefix (::ffff:0:0/95) is an IPv6 block.
+    if (mappedV6 && ip.family === 4) {
+      if (prefix >= 96) prefix -= 96;
+      else ip = { family: 6, value: V4_MAPPED_PREFIX + BigInt(ip.value) };
+    }
   }
+  const bits = ip.family === 4 ? 32 : 128;
+  prefix ??= bits;
+  if (prefix < 0 || prefix > bits) return null;
   if (ip.family === 4) {
     const size = 2 ** (32 - prefix);
     const start = Math.floor(ip.value / size) * size;
@@ -161,20 +167,144 @@ function inRanges<T extends number | bigint>(ranges: readonly Range<T>[], v: T):
   return false;
 }
 
-/** An immutable set of CIDR blocks (both families); lookups are O(log n). */
-export class CidrSet {
+const V4_MAPPED_END = V4_MAPPED_PREFIX + 0xffffffffn;
+
+/**
+ * The IPv4 part of an IPv6 range, as an IPv4 range: ::ffff:a.b.c.d is looked up as a.b.c.d, so
+ * an IPv6 block that reaches into ::ffff:0:0/96 (::/0, say) must cover those IPv4 addresses.
+ */
+function mappedPart(start: bigint, end: bigint): Range<number> | null {
+  const lo = start > V4_MAPPED_PREFIX ? start : V4_MAPPED_PREFIX;
+  const hi = end < V4_MAPPED_END ? end : V4_MAPPED_END;
+  if (lo > hi) return null;
+  return { start: Number(lo - V4_MAPPED_PREFIX), end: Number(hi - V4_MAPPED_PREFIX) };
+}
+
+/** A block carrying a payload, in a forest where each block's parent is the next wider one. */
+interface PayloadBlock<V extends number | bigint, T> {
+  readonly start: V;
+  readonly end: V;
+  readonly payload: T;
+  /** Index of the narrowest block containing this one (sort order), or -1. */
+  parent: number;
+}
+
+/**
+ * Splits an inclusive range into CIDR-aligned blocks (a CIDR block stays one block). Aligned
+ * blocks nest or are disjoint, which lets {@link buildForest} chain them by containment.
+ */
+function alignedBlocks(start: bigint, end: bigint, bits: bigint): Range<bigint>[] {
+  const whole = end - start + 1n;
+  // The common case: a block from parseCidr.
+  if ((whole & (whole - 1n)) === 0n && (start & (whole - 1n)) === 0n) return [{ start, end }];
+  const out: Range<bigint>[] = [];
+  let s = start;
+  while (s <= end) {
+    // The largest block starting at s: limited by s's alignment and by the rest of the range.
+    let size = s === 0n ? 1n << bits : s & -s;
+    while (size > end - s + 1n) size >>= 1n;
+    out.push({ start: s, end: s + size - 1n });
+    s += size;
+  }
+  return out;
+}
+
+/** Sorts blocks (start ascending, wider first, then in given order) and links each to its parent. */
+function buildForest<V extends number | bigint, T>(
+  blocks: PayloadBlock<V, T>[],
+): PayloadBlock<V, T>[] {
+  const cmp = (x: V, y: V): number => (x < y ? -1 : x > y ? 1 : 0);
+  blocks.sort((a, b) => cmp(a.start, b.start) || cmp(b.end, a.end));
+  const open: number[] = [];
+  blocks.forEach((b, i) => {
+    for (let top = open.at(-1); top !== undefined; top = open.at(-1)) {
+      const t = blocks[top];
+      if (t !== undefined && t.end >= b.start) break;
+      open.pop();
+    }
+    b.parent = open.at(-1) ?? -1;
+    open.push(i);
+  });
+  return blocks;
+}
+
+/** Payloads of the blocks containing v, narrowest first. */
+function containing<V extends number | bigint, T>(
+  blocks: readonly PayloadBlock<V, T>[],
+  v: V,
+): T[] {
+  // The last block starting at or before v: every block containing v is it or an ancestor.
+  let lo = 0;
+  let hi = blocks.length - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const b = blocks[mid];
+    if (b !== undefined && b.start <= v) {
+      at = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  const out: T[] = [];
+  for (let b = blocks[at]; b !== undefined; b = blocks[b.parent]) {
+    if (b.end >= v) out.push(b.payload);
+  }
+  return out;
+}
+
+/**
+ * A CIDR block (or any inclusive range) for a {@link CidrSet}, optionally with a payload that
+ * {@link CidrSet.lookup} returns when an address lies in it.
+ */
+export type CidrEntry<T> = CidrRange & { readonly payload?: T };
+
+/**
+ * An immutable set of CIDR blocks (both families); lookups are O(log n). Blocks may carry a
+ * payload (a list entry, a rule): {@link CidrSet.lookup} returns those of every block that
+ * contains an address. IPv6 blocks that reach into ::ffff:0:0/96 also cover the IPv4 addresses
+ * mapped there.
+ */
+export class CidrSet<T = unknown> {
   readonly #v4: readonly Range<number>[];
   readonly #v6: readonly Range<bigint>[];
+  readonly #v4Blocks: readonly PayloadBlock<number, T>[];
+  readonly #v6Blocks: readonly PayloadBlock<bigint, T>[];
 
-  constructor(blocks: readonly CidrRange[]) {
+  constructor(blocks: readonly CidrEntry<T>[]) {
     const v4: Range<number>[] = [];
     const v6: Range<bigint>[] = [];
+    const v4Blocks: PayloadBlock<number, T>[] = [];
+    const v6Blocks: PayloadBlock<bigint, T>[] = [];
     for (const b of blocks) {
-      if (b.family === 4) v4.push({ start: b.start, end: b.end });
-      else v6.push({ start: b.start, end: b.end });
+      if (b.start > b.end) continue;
+      const v4Part = b.family === 4 ? { start: b.start, end: b.end } : mappedPart(b.start, b.end);
+      if (v4Part !== null) v4.push(v4Part);
+      if (b.family === 6) v6.push({ start: b.start, end: b.end });
+      if (!('payload' in b)) continue;
+      const payload = b.payload;
+      if (v4Part !== null) {
+        const size = v4Part.end - v4Part.start + 1;
+        // The common case, a CIDR block, without bigint arithmetic.
+        if (Number.isInteger(Math.log2(size)) && v4Part.start % size === 0) {
+          v4Blocks.push({ ...v4Part, payload, parent: -1 });
+        } else {
+          for (const a of alignedBlocks(BigInt(v4Part.start), BigInt(v4Part.end), 32n)) {
+            v4Blocks.push({ start: Number(a.start), end: Number(a.end), payload, parent: -1 });
+          }
+        }
+      }
+      if (b.family === 6) {
+        for (const a of alignedBlocks(b.start, b.end, 128n)) {
+          v6Blocks.push({ start: a.start, end: a.end, payload, parent: -1 });
+        }
+      }
     }
     this.#v4 = mergeRanges(v4);
     this.#v6 = mergeRanges(v6);
+    this.#v4Blocks = buildForest(v4Blocks);
+    this.#v6Blocks = buildForest(v6Blocks);
   }
 
   /** Number of merged ranges (for tests and diagnostics). */
@@ -184,8 +314,29 @@ export class CidrSet {
 
   /** True when the address (text or parsed) lies in one of the blocks. */
   has(address: string | IpAddress): boolean {
-    const ip = typeof address === 'string' ? parseIp(address) : address;
+    const ip = normalize(address);
     if (ip === null) return false;
     return ip.family === 4 ? inRanges(this.#v4, ip.value) : inRanges(this.#v6, ip.value);
   }
+
+  /**
+   * The payloads of every block containing the address, the narrowest block first (among
+   * equal blocks, the one given last first); blocks without a payload are not listed.
+   */
+  lookup(address: string | IpAddress): T[] {
+    const ip = normalize(address);
+    if (ip === null) return [];
+    return ip.family === 4
+      ? containing(this.#v4Blocks, ip.value)
+      : containing(this.#v6Blocks, ip.value);
+  }
+}
+
+/** Parses text; a parsed IPv6 address inside ::ffff:0:0/96 becomes its IPv4 address. */
+function normalize(address: string | IpAddress): IpAddress | null {
+  const ip = typeof address === 'string' ? parseIp(address) : address;
+  if (ip?.family === 6 && ip.value >> 32n === 0xffffn) {
+    return { family: 4, value: Number(ip.value - V4_MAPPED_PREFIX) };
+  }
+  return ip;
 }

@@ -133,20 +133,21 @@ test('property: IPv6 blocks contain their own first and last address, not the ne
     fc.property(fc.ipV6(), fc.integer({ min: 1, max: 128 }), (a, p) => {
       const r = parseCidr(`${a}/${p}`);
       if (r === null || r.family !== 6) return; // v4-mapped addresses become IPv4 blocks
-      // Addresses in ::ffff:0:0/96 are looked up as IPv4, so a v6 block that reaches into that
-      // range does not match them (known limitation, noted for the lists module).
-      const mappedStart = 0xffffn << 32n;
-      if (r.start <= mappedStart + 0xffffffffn && r.end >= mappedStart) return;
-      const set = new CidrSet([r]);
+      // Addresses in ::ffff:0:0/96 are looked up as IPv4; the block covers them all the same.
+      const set = new CidrSet([{ ...r, payload: 'p' }]);
       const hex = (v: bigint): string =>
         v.toString(16).padStart(32, '0').match(/.{4}/g)?.join(':') ?? '';
-      assert.equal(set.has(hex(r.start)), true);
-      assert.equal(set.has(hex(r.end)), true);
-      if (r.start > 0n && (r.start - 1n) >> 32n !== 0xffffn) {
-        assert.equal(set.has(hex(r.start - 1n)), false);
+      for (const inside of [r.start, r.end, (r.start + r.end) / 2n]) {
+        assert.equal(set.has(hex(inside)), true);
+        assert.deepEqual(set.lookup(hex(inside)), ['p']);
       }
-      if (r.end < (1n << 128n) - 1n && (r.end + 1n) >> 32n !== 0xffffn) {
+      if (r.start > 0n) {
+        assert.equal(set.has(hex(r.start - 1n)), false);
+        assert.deepEqual(set.lookup(hex(r.start - 1n)), []);
+      }
+      if (r.end < (1n << 128n) - 1n) {
         assert.equal(set.has(hex(r.end + 1n)), false);
+        assert.deepEqual(set.lookup(hex(r.end + 1n)), []);
       }
     }),
     { numRuns: 500 },
@@ -185,4 +186,123 @@ test('overlapping and adjacent blocks merge', () => {
   assert.equal(set.rangeCount, 2);
   assert.equal(set.has('10.0.0.255'), true);
   assert.equal(set.has('10.0.1.0'), false);
+});
+
+test('IPv6 blocks that reach into ::ffff:0:0/96 cover the mapped IPv4 addresses', () => {
+  const blocks = ['::/0', '::ffff:0:0/95', '2001:db8::/32'].flatMap((c) => {
+    const r = parseCidr(c);
+    return r === null ? [] : [{ ...r, payload: c }];
+  });
+  const set = new CidrSet(blocks);
+  for (const a of ['192.0.2.1', '::ffff:192.0.2.1', '::ffff:c000:201', '0.0.0.0']) {
+    assert.equal(set.has(a), true, a);
+    assert.deepEqual(set.lookup(a), ['::ffff:0:0/95', '::/0'], a);
+  }
+  assert.deepEqual(set.lookup('2001:db8::1'), ['2001:db8::/32', '::/0']);
+  assert.deepEqual(set.lookup('::fffe:0:1'), ['::ffff:0:0/95', '::/0']);
+  assert.deepEqual(set.lookup('2001:db9::1'), ['::/0']);
+  const only64 = new CidrSet([parseCidr('64:ff9b::/96')].filter((c) => c !== null));
+  assert.equal(only64.has('192.0.2.1'), false, 'NAT64 prefix is not the mapped range');
+  assert.equal(
+    new CidrSet([parseCidr('2001:db8::/32')].filter((c) => c !== null)).has('1.2.3.4'),
+    false,
+  );
+});
+
+test('lookup returns the payloads of every containing block, narrowest first', () => {
+  const entries = [
+    ['10.0.0.0/8', 'wide'],
+    ['10.1.0.0/16', 'mid'],
+    ['10.1.2.3', 'host'],
+    ['10.1.0.0/16', 'mid again'],
+    ['192.0.2.0/24', 'other'],
+  ] as const;
+  const set = new CidrSet(
+    entries.flatMap(([c, payload]) => {
+      const r = parseCidr(c);
+      return r === null ? [] : [{ ...r, payload }];
+    }),
+  );
+  assert.deepEqual(set.lookup('10.1.2.3'), ['host', 'mid again', 'mid', 'wide']);
+  assert.deepEqual(set.lookup('::ffff:10.1.9.9'), ['mid again', 'mid', 'wide']);
+  assert.deepEqual(set.lookup('10.200.0.1'), ['wide']);
+  assert.deepEqual(set.lookup('11.0.0.1'), []);
+  assert.deepEqual(set.lookup('not an ip'), []);
+  assert.deepEqual(set.lookup({ family: 4, value: 0xc0000201 }), ['other']);
+  // Blocks without a payload count for has() only; any inclusive range is accepted.
+  const mixed = new CidrSet<string>([
+    { family: 4, start: 5, end: 20 },
+    { family: 4, start: 3, end: 9, payload: 'odd range' },
+    { family: 4, start: 9, end: 3, payload: 'empty' },
+  ]);
+  assert.equal(mixed.has({ family: 4, value: 15 }), true);
+  assert.deepEqual(mixed.lookup({ family: 4, value: 15 }), []);
+  assert.deepEqual(mixed.lookup({ family: 4, value: 3 }), ['odd range']);
+  assert.deepEqual(mixed.lookup({ family: 4, value: 9 }), ['odd range']);
+  assert.deepEqual(mixed.lookup({ family: 4, value: 10 }), []);
+  assert.equal(mixed.rangeCount, 1);
+});
+
+const MAPPED_START = 0xffffn << 32n;
+const MAPPED_END = MAPPED_START + 0xffffffffn;
+
+test('property: lookup equals a naive scan of the blocks (IPv4, IPv6, mapped)', () => {
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
+  const v6 = fc.oneof(
+    fc.ipV6(),
+    // Blocks around ::ffff:0:0/96 with short prefixes reach into the mapped range.
+    fc.constantFrom('::', '::fffe:0:0', '::ffff:0:0', '::1:0:0'),
+    v4.map((a) => `::ffff:${a}`),
+    fc
+      .tuple(fc.nat(0xffff), fc.nat(0xffff))
+      .map(([h, l]) => `::ffff:${h.toString(16)}:${l.toString(16)}`),
+  );
+  const block = fc.oneof(
+    fc.tuple(v4, fc.integer({ min: 0, max: 32 })),
+    fc.tuple(v6, fc.integer({ min: 0, max: 128 })),
+  );
+  const toBig = (ip: NonNullable<ReturnType<typeof parseIp>>): bigint =>
+    ip.family === 4 ? MAPPED_START + BigInt(ip.value) : ip.value;
+  fc.assert(
+    fc.property(
+      fc.array(block, { maxLength: 10 }),
+      fc.array(fc.oneof(v4, v6), { maxLength: 10 }),
+      (bs, as) => {
+        const parsed = bs.flatMap(([a, p], i) => {
+          const r = parseCidr(`${a}/${p}`);
+          return r === null ? [] : [{ ...r, payload: i }];
+        });
+        // Reference: every block and address in one 128-bit space (IPv4 as ::ffff:a.b.c.d).
+        const span = (r: (typeof parsed)[number]): [bigint, bigint] =>
+          r.family === 4
+            ? [toBig({ family: 4, value: r.start }), toBig({ family: 4, value: r.end })]
+            : [r.start, r.end];
+        const set = new CidrSet(parsed);
+        for (const a of as) {
+          const ip = parseIp(a);
+          assert.ok(ip !== null, a);
+          const v = toBig(ip);
+          const naive = parsed.filter((r) => {
+            const [s, e] = span(r);
+            return s <= v && v <= e;
+          });
+          const got = set.lookup(a);
+          assert.deepEqual([...got].sort(), naive.map((r) => r.payload).sort(), a);
+          assert.equal(set.has(a), naive.length > 0, a);
+          // Narrowest first, measured in the address's family (an IPv4 address sees only the
+          // mapped part of an IPv6 block).
+          const sizes = got.map((i) => {
+            const r = parsed.find((b) => b.payload === i);
+            assert.ok(r !== undefined);
+            const [s, e] = span(r);
+            if (ip.family === 6) return e - s;
+            return (e < MAPPED_END ? e : MAPPED_END) - (s > MAPPED_START ? s : MAPPED_START);
+          });
+          for (let k = 1; k < sizes.length; k++)
+            assert.ok((sizes[k - 1] ?? 0n) <= (sizes[k] ?? 0n));
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
 });

@@ -11,7 +11,7 @@
 import type { Message } from '../../message/message.js';
 import { parseMime, type MimeAttachment } from '../../message/mime.js';
 import type { AttachmentInfo, Finding, Scanner, ScannerOutput } from '../scanner.js';
-import type { SymbolDefinition } from '../symbols.js';
+import { symbolMap, type SymbolDefinition } from '../symbols.js';
 import {
   detectFileType,
   FILE_TYPE_SNIFF_BYTES,
@@ -76,9 +76,8 @@ export const ATTACHMENT_SYMBOL_TABLE = {
 } as const;
 
 /** The same, as catalogue entries (filter/scan/symbols.ts), for the symbol catalogue. */
-export const ATTACHMENT_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = new Map(
-  Object.entries(ATTACHMENT_SYMBOL_TABLE).map(([symbol, entry]) => [symbol, { symbol, ...entry }]),
-);
+export const ATTACHMENT_SYMBOLS: ReadonlyMap<string, SymbolDefinition> =
+  symbolMap(ATTACHMENT_SYMBOL_TABLE);
 
 export type AttachmentSymbol = keyof typeof ATTACHMENT_SYMBOL_TABLE;
 

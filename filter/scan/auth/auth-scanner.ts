@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { authenticate, type AuthenticateOptions, type AuthStatus } from 'mailauth';
 import type { Message } from '../../message/message.js';
 import type { AuthResults, AuthResultValue, Finding, Scanner, ScannerOutput } from '../scanner.js';
-import type { SymbolDefinition } from '../symbols.js';
+import { symbolMap, type SymbolDefinition } from '../symbols.js';
 import type { DnsResolver } from '../dns/dns-resolver.js';
 
 /** Symbols of this scanner: group, default score, description. */
@@ -123,9 +123,7 @@ export const AUTH_SYMBOL_TABLE = {
 } as const;
 
 /** The same, as catalogue entries (filter/scan/symbols.ts), for the symbol catalogue. */
-export const AUTH_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = new Map(
-  Object.entries(AUTH_SYMBOL_TABLE).map(([symbol, entry]) => [symbol, { symbol, ...entry }]),
-);
+export const AUTH_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = symbolMap(AUTH_SYMBOL_TABLE);
 
 export type AuthSymbol = keyof typeof AUTH_SYMBOL_TABLE;
 

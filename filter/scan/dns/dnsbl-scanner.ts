@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import type { Message } from '../../message/message.js';
-import type { SymbolDefinition } from '../symbols.js';
+import { symbolMap, type SymbolDefinition } from '../symbols.js';
 import type { Finding, Scanner, ScannerOutput } from '../scanner.js';
 import type { DnsAnswer, DnsResolver } from './dns-resolver.js';
 import { extractLinkDomains } from './link-domains.js';
@@ -21,9 +21,7 @@ export const DNS_SYMBOL_TABLE = {
 } as const;
 
 /** The same, as catalogue entries (filter/scan/symbols.ts), for the symbol catalogue. */
-export const DNS_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = new Map(
-  Object.entries(DNS_SYMBOL_TABLE).map(([symbol, entry]) => [symbol, { symbol, ...entry }]),
-);
+export const DNS_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = symbolMap(DNS_SYMBOL_TABLE);
 
 export interface BlocklistZone {
   /** The zone queried ("zen.spamhaus.org"). */

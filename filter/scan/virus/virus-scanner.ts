@@ -6,7 +6,7 @@
  */
 import type { Message } from '../../message/message.js';
 import { ParapetError } from '../../errors.js';
-import type { SymbolDefinition } from '../symbols.js';
+import { symbolMap, type SymbolDefinition } from '../symbols.js';
 import type { Finding, Scanner, ScannerOutput, VirusResult } from '../scanner.js';
 import { ClamdClient, type ClamdClientOptions } from './clamd-client.js';
 
@@ -25,9 +25,7 @@ export const VIRUS_SYMBOL_TABLE = {
 } as const;
 
 /** The same, as catalogue entries (filter/scan/symbols.ts), for the symbol catalogue. */
-export const VIRUS_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = new Map(
-  Object.entries(VIRUS_SYMBOL_TABLE).map(([symbol, entry]) => [symbol, { symbol, ...entry }]),
-);
+export const VIRUS_SYMBOLS: ReadonlyMap<string, SymbolDefinition> = symbolMap(VIRUS_SYMBOL_TABLE);
 
 export type VirusSymbol = keyof typeof VIRUS_SYMBOL_TABLE;
 
