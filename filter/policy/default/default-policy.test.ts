@@ -160,3 +160,57 @@ test('a message with no virus scanner configured is not tempfailed', async () =>
   const d = await decide({ ...emptyScanResult(5), score: 0.5 });
   assert.equal(d.kind, 'accept');
 });
+
+test('end users’ own lists: blocked by every recipient is held, approved by every one skips spam checks', async () => {
+  const withUserLists = createSievePolicyEvaluator({
+    script,
+    scriptName: 'default.sieve',
+    data: compilePolicyData(
+      [],
+      [
+        {
+          name: 'user-block-senders',
+          entries: { 'bob@example.net': 'nagger@ads.test *.junk-mail.test' },
+        },
+        {
+          name: 'user-allow-senders',
+          entries: {
+            'bob@example.net': 'friend@club.test',
+            'carol@example.net': 'friend@club.test',
+          },
+        },
+      ],
+    ),
+  });
+  const run = async (
+    from: string,
+    rcpts: string[],
+    score: number,
+  ): Promise<SievePolicyDecision> => {
+    const message = await messageFromRaw(RAW.replace('alice@example.org', from), {
+      client: { address: '192.0.2.10', port: 25, name: null },
+      mailFrom: { address: from, args: {} },
+      recipients: rcpts.map((address) => ({ address, args: {} })),
+    });
+    return withUserLists({ message, scan: scan({ score }), signal: new AbortController().signal });
+  };
+  const blocked = await run('nagger@ads.test', ['bob@example.net'], 0);
+  assert.equal(blocked.kind, 'quarantine');
+  assert.equal(blocked.reason, 'sender blocked by the recipient');
+  assert.equal(
+    (await run('x@mail.junk-mail.test', ['Bob+lists@example.net'], 0)).kind,
+    'quarantine',
+  );
+  // Carol did not block the sender: one verdict for both, so it is not held.
+  assert.equal(
+    (await run('nagger@ads.test', ['bob@example.net', 'carol@example.net'], 0)).kind,
+    'accept',
+  );
+  const allowed = await run('friend@club.test', ['bob@example.net', 'carol@example.net'], 12);
+  assert.equal(allowed.kind, 'accept');
+  assert.deepEqual(allowed.marks, ['user-allowed']);
+  // Dave never approved the friend: spam checks apply to the message.
+  const notEveryone = await run('friend@club.test', ['bob@example.net', 'dave@example.net'], 12);
+  assert.equal(notEveryone.kind, 'quarantine');
+  assert.equal(notEveryone.reason, 'high spam score');
+});

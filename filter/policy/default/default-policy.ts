@@ -47,6 +47,19 @@ export const DEFAULT_POLICY_TEXT: string =
   '  accept;\n' +
   '}\n' +
   '\n' +
+  "# The end users' own lists (End User Web Interface): a sender every recipient blocked is held\n" +
+  '# in the quarantine; one every recipient approved skips the spam checks.\n' +
+  'if anyof (listed :sender :recipientmap "user-block-senders",\n' +
+  '          listed :from :recipientmap "user-block-senders") {\n' +
+  '  logmark "user-blocked";\n' +
+  '  quarantine "sender blocked by the recipient";\n' +
+  '  stop;\n' +
+  '}\n' +
+  'if listed :sender :recipientmap "user-allow-senders" {\n' +
+  '  logmark "user-allowed";\n' +
+  '  accept;\n' +
+  '}\n' +
+  '\n' +
   '# High spam (score at least twice the threshold) is quarantined.\n' +
   'if spamscore :ge :threshold "2" {\n' +
   '  logmark "spam-high";\n' +

@@ -38,6 +38,19 @@ if anyof (listed :sender "allow-senders", listed :ip "allow-ips") {
   accept;
 }
 
+# The end users' own lists (End User Web Interface): a sender every recipient blocked is held
+# in the quarantine; one every recipient approved skips the spam checks.
+if anyof (listed :sender :recipientmap "user-block-senders",
+          listed :from :recipientmap "user-block-senders") {
+  logmark "user-blocked";
+  quarantine "sender blocked by the recipient";
+  stop;
+}
+if listed :sender :recipientmap "user-allow-senders" {
+  logmark "user-allowed";
+  accept;
+}
+
 # High spam (score at least twice the threshold) is quarantined.
 if spamscore :ge :threshold "2" {
   logmark "spam-high";

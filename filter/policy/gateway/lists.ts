@@ -1,10 +1,15 @@
 /**
  * "vnd.parapet.lists": membership of the sender, recipients, From header addresses, client IP
  * or any value in named policy lists (filter/policy/lists). See README.md.
- *   listed [:sender | :recipient | :from | :ip | :value <strings>] <list-names>
+ *   listed [:sender | :recipient | :from | :ip | :value <strings>] [:recipientmap] <names>
  * Default source :sender. True when any value is in any of the lists. An unknown list name is
  * not an error (the list may arrive with the next configuration): it matches nothing and is
  * reported as a warning in the evaluation.
+ * With :recipientmap the names are maps from a recipient to that recipient's own list (the
+ * end users' approved and blocked senders): true when, for EVERY recipient of the message,
+ * a value is in that recipient's list. "Every" because one message is one verdict: a sender
+ * one recipient blocks must not be dropped for the others, nor one recipient's approval let
+ * spam through to the rest.
  */
 import { headerFieldsAddresses } from '../sieve/address.js';
 import type { SieveExtension } from '../sieve/index.js';
@@ -28,6 +33,7 @@ export const gatewayListsExtension: SieveExtension = {
         { name: 'from', group: 'source' },
         { name: 'ip', group: 'source' },
         { name: 'value', group: 'source', arg: 'string-list' },
+        { name: 'recipientmap' },
       ],
       test: (node, rt) => {
         const state = gatewayState(node, rt);
@@ -50,6 +56,23 @@ export const gatewayListsExtension: SieveExtension = {
         }
         values = values.filter((v) => v !== '');
         rt.step(node, values.length);
+        if (node.tags.has('recipientmap')) {
+          const recipients = facts.recipients.length > 0 ? facts.recipients : [rt.env.envelopeTo];
+          rt.step(node, recipients.length);
+          for (const name of rt.expandList(node.args[0])) {
+            const map = facts.data.maps.get(name);
+            if (map === undefined) {
+              state.warnings.push(`line ${node.line}: unknown map '${name}'`);
+              continue;
+            }
+            const everyone = recipients.every((r) => {
+              const own = r === '' ? null : map.listFor(r, sep);
+              return own !== null && values.some((v) => own.has(v, sep));
+            });
+            if (recipients.length > 0 && everyone) return true;
+          }
+          return false;
+        }
         for (const name of rt.expandList(node.args[0])) {
           const list = facts.data.lists.get(name);
           if (list === undefined) {

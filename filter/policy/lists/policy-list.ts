@@ -213,6 +213,28 @@ export class PolicyMap {
     return this.#entries.get(key.trim().toLowerCase()) ?? null;
   }
 
+  readonly #valueLists = new Map<string, PolicyList>();
+
+  /**
+   * The value for `key` (looked up like {@link lookup}) read as a list of entries separated by
+   * spaces or commas — per-user sender lists keep "recipient → senders" this way — compiled
+   * once per distinct value. Null when the key is absent.
+   */
+  listFor(key: string, subaddressSeparator: string | null = '+'): PolicyList | null {
+    const found = this.lookup(key, subaddressSeparator);
+    if (found === null) return null;
+    let list = this.#valueLists.get(found.value);
+    if (list === undefined) {
+      list = new PolicyList({
+        name: `${this.name}[${found.key}]`,
+        entries: found.value.split(/[\s,]+/).filter((e) => e !== ''),
+      });
+      // Bounded: a map's distinct values, at most one compiled list each.
+      if (this.#valueLists.size < 100_000) this.#valueLists.set(found.value, list);
+    }
+    return list;
+  }
+
   /**
    * Looks a key up the way lists match: the key itself; for an address its base address
    * (subaddress removed) and its domain; for a domain `*.parent` keys from the nearest parent.
