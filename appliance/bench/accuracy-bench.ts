@@ -9,9 +9,11 @@
  * Flags:
  *   --cv          also run 5-fold cross-validation on TRAIN alone (how the Bayes band scores
  *                 were chosen: TEST is never used for tuning) and print the band histogram
- *   --tune        with --cv's records, search band scores (coordinate descent) that maximise
- *                 F1 on held-out TRAIN under half the target false-positive rates; prints them
- *                 and what they give on TEST (TEST is only reported, never searched)
+ *   --tune        with --cv's records, search band scores (local search from several starts)
+ *                 that maximise F1 on held-out TRAIN under false-positive limits just below the
+ *                 targets; prints them and what they give on TEST (TEST is only reported, never
+ *                 searched)
+ *   --train-only  run only --cv (and --tune) on TRAIN; TEST is not even loaded
  *   --list        print the misclassified TEST messages with their symbols
  *   --json FILE   also write the figures as JSON
  *   --skip-reference  do not run SpamAssassin even when installed
@@ -270,10 +272,17 @@ async function crossValidate(
   return records;
 }
 
+/** Band scores stay within these bounds: Bayes alone never reaches the threshold, and a strong
+ * rule verdict still wins against BAYES_00. */
+const BAND_SCORE_MIN = -3;
+const BAND_SCORE_MAX = 4.5;
+
 /**
- * Band scores by coordinate descent on cross-validated TRAIN records: each band's score in
- * turn moves over a 0.1 grid (scores stay rising with the band), keeping the value with the
- * best F1 under the false-positive limits; ties keep the score nearest the current one.
+ * Band scores by local search on cross-validated TRAIN records, from several starting points
+ * (the current defaults, SpamAssassin's, and a few seeded random ones): each pass moves one
+ * band, or a band with all bands above or below it, by up to ±3 in steps of 0.1, keeping scores
+ * rising with the band and within the bounds, and keeps a move when F1 improves under the
+ * false-positive limits (over the limits, the search first reduces the excess). Deterministic.
  */
 function tuneBandScores(
   records: readonly ScanRecord[],
@@ -307,32 +316,74 @@ function tuneBandScores(
     const precision = tp / Math.max(1, tp + fpEasy + fpHard);
     return precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
   };
-  let best = evaluate();
-  for (let pass = 0; pass < 8; pass++) {
-    let changed = false;
-    for (let i = 0; i < scores.length; i++) {
-      const low = scores[i - 1] ?? -8;
-      const high = scores[i + 1] ?? 8;
-      const current = scores[i] ?? 0;
-      let bestValue = current;
-      for (let step = Math.ceil(low * 10); step <= Math.floor(high * 10); step++) {
-        const v = step / 10;
-        scores[i] = v;
-        const value = evaluate();
-        const better = value > best + 1e-12;
-        const tie =
-          Math.abs(value - best) <= 1e-12 && Math.abs(v - current) < Math.abs(bestValue - current);
-        if (better || tie) {
-          if (better) changed = true;
-          best = Math.max(best, value);
-          bestValue = v;
+  // Signs follow the evidence: bands under 40% never add to the score, BAYES_50 and up never
+  // subtract from it.
+  const hamSide = BAYES_BANDS.map((b) => b.from < 0.4);
+  const valid = (): boolean =>
+    scores.every(
+      (v, i) =>
+        v >= BAND_SCORE_MIN &&
+        v <= BAND_SCORE_MAX &&
+        (hamSide[i] === true ? v <= 0 : v >= 0) &&
+        (i === 0 || v >= (scores[i - 1] ?? v)),
+    );
+  const descend = (): number => {
+    let best = evaluate();
+    for (let pass = 0; pass < 20; pass++) {
+      let changed = false;
+      for (let i = 0; i < scores.length; i++) {
+        for (const mode of ['one', 'up', 'down'] as const) {
+          for (let step = -30; step <= 30; step++) {
+            if (step === 0) continue;
+            const before = [...scores];
+            for (let j = 0; j < scores.length; j++) {
+              if (j === i || (mode === 'up' && j > i) || (mode === 'down' && j < i)) {
+                scores[j] = Math.round(((scores[j] ?? 0) + step / 10) * 10) / 10;
+              }
+            }
+            const value = valid() ? evaluate() : -Infinity;
+            if (value > best + 1e-9) {
+              best = value;
+              changed = true;
+            } else {
+              scores.splice(0, scores.length, ...before);
+            }
+          }
         }
       }
-      scores[i] = bestValue;
+      if (!changed) break;
     }
-    if (!changed) break;
+    return best;
+  };
+  const starts: number[][] = [
+    BAYES_BANDS.map((b) => b.defaultScore),
+    [-1.9, -0.5, -0.001, -0.001, 0.8, 1.5, 2.0, 3.0, 3.5, 3.7],
+  ];
+  // A fixed-seed generator: the same records always give the same scores.
+  let seed = 7;
+  const random = (): number => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  for (let k = 0; k < 6; k++) {
+    const start = [-2.9 * random(), -random(), -0.001, -0.001, 1.5 * random()];
+    while (start.length < BAYES_BANDS.length) start.push((start.at(-1) ?? 0) + random() * 1.2);
+    starts.push(start.map((v) => Math.round(v * 10) / 10));
   }
-  return new Map(BAYES_BANDS.map((b, i) => [b.symbol, scores[i] ?? b.defaultScore]));
+  let best = -Infinity;
+  let bestScores = [...scores];
+  for (const start of starts) {
+    scores.splice(0, scores.length, ...start.slice(0, BAYES_BANDS.length));
+    for (let i = 1; i < scores.length; i++)
+      scores[i] = Math.max(scores[i] ?? 0, scores[i - 1] ?? 0);
+    if (!valid()) continue;
+    const value = descend();
+    if (value > best) {
+      best = value;
+      bestScores = [...scores];
+    }
+  }
+  return new Map(BAYES_BANDS.map((b, i) => [b.symbol, bestScores[i] ?? b.defaultScore]));
 }
 
 /** Scans `messages` through spamd with two spamc clients at a time. */
@@ -380,17 +431,39 @@ async function spamAssassinRows(
   }
 }
 
+/** `--train-only`: cross-validation (and `--tune`) on TRAIN without loading TEST at all. */
+async function trainOnly(tune: boolean): Promise<void> {
+  const trainSet = await loadSamples('train');
+  const clock = new PinnedClock();
+  const cv = await crossValidate(trainSet, clock);
+  printBandHistogram('5-fold cross-validation on TRAIN: held-out messages per Bayes band', cv);
+  const rows = [accuracyFigures('CV on TRAIN, rules + Bayes', verdictsOf(cv, true))];
+  if (tune) {
+    const tuned = tuneBandScores(cv, 0.001, 0.02);
+    console.log('\nband scores tuned on TRAIN (cross-validated):');
+    console.log(BAYES_BANDS.map((b) => `${b.symbol}=${String(tuned.get(b.symbol))}`).join(' '));
+    rows.push(accuracyFigures('CV on TRAIN, tuned scores', verdictsOf(cv, true, tuned)));
+  }
+  printFigures(rows);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       cv: { type: 'boolean', default: false },
       tune: { type: 'boolean', default: false },
       'skip-reference': { type: 'boolean', default: false },
+      'train-only': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       json: { type: 'string' },
     },
   });
   const started = performance.now();
+  if (values['train-only']) {
+    await trainOnly(values.tune);
+    console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    return;
+  }
   const [trainSet, testSet] = await Promise.all([loadSamples('train'), loadSamples('test')]);
   const trainCounts = countByKind(trainSet.map((s) => s.meta));
   const testCounts = countByKind(testSet.map((s) => s.meta));
@@ -432,8 +505,9 @@ async function main(): Promise<void> {
     printBandHistogram('5-fold cross-validation on TRAIN: held-out messages per Bayes band', cv);
     printFigures([accuracyFigures('CV on TRAIN, rules + Bayes', verdictsOf(cv, true))]);
     if (values.tune) {
-      // Half the target rates on TRAIN: the held-out folds are small, keep a margin.
-      const tuned = tuneBandScores(cv, 0.0007, 0.012);
+      // Below the target rates (0.14%, 2.4%) on TRAIN: one hard ham is 0.8% of 125, so the
+      // margin is one message short of the target.
+      const tuned = tuneBandScores(cv, 0.001, 0.02);
       console.log('\nband scores tuned on TRAIN (cross-validated):');
       console.log(BAYES_BANDS.map((b) => `${b.symbol}=${String(tuned.get(b.symbol))}`).join(' '));
       printFigures([

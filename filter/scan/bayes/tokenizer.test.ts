@@ -26,7 +26,7 @@ test('header fields get their own prefixes; body words are lower-cased, capitals
     'F:winner@lottery.example',
     'F@lottery.example',
     'FN:prize',
-    'T:you@example.org',
+    'T#1',
     'S:you',
     'S:won',
     'S:lottery',
@@ -44,6 +44,37 @@ test('header fields get their own prefixes; body words are lower-cased, capitals
     assert.ok(tokens.has(t), `missing ${t} in ${[...tokens].join(' ')}`);
   }
   assert.ok(!tokens.has('Dear'));
+  assert.ok(!tokens.has('T:you@example.org'), 'recipient addresses are the mailbox, not the mail');
+});
+
+test('header tokens skip the recipient side: own Received hops, delivery and list fields', async () => {
+  const tokens = await tokensOf(
+    [
+      'Delivered-To: me@inbox.example',
+      'Received: from localhost (localhost [127.0.0.1]) by mx.inbox.example; Mon, 2 Sep 2002',
+      'Received: from relay.sender.example (relay.sender.example [192.0.2.7])',
+      '  by mx.inbox.example (Postfix); Mon, 2 Sep 2002 15:59:46 +0100',
+      'Received: from pc.sender.example by relay.sender.example; Mon, 2 Sep 2002',
+      'List-Id: <talk.lists.example>',
+      'X-Spam-Status: No',
+      'From: a@sender.example',
+      '',
+      'hello there',
+      '',
+    ].join('\n'),
+  );
+  for (const t of ['RV:relay.sender.example', 'RV:pc.sender.example', 'RV#3', 'L:list']) {
+    assert.ok(tokens.has(t), `missing ${t} in ${[...tokens].join(' ')}`);
+  }
+  for (const t of [
+    'RV:localhost',
+    'RV:mx.inbox.example',
+    'HN:delivered-to',
+    'HN:list-id',
+    'HN:x-spam-status',
+  ]) {
+    assert.ok(!tokens.has(t), `unexpected ${t}`);
+  }
 });
 
 test('multipart: text parts are decoded (base64, quoted-printable, charset), attachments give only type and name', async () => {

@@ -9,16 +9,20 @@
  * - body words, lower case (`word`), plus `UC:word` for words written in capitals, and
  *   `sk:` + the first 7 characters for long runs (encoded blobs, hashes);
  * - selected header fields: `S:` subject words, `F:`/`F@`/`FN:` sender address, domain and
- *   display-name words, `T:` recipients, `RT:` reply/return domains, `MI:` Message-ID domain and
- *   shape, `XM:` mailer, `L:` list headers, `RV:` Received host names, `HN:` every field name
- *   present, and shape tokens (`DS:` Date format);
+ *   display-name words, `T#` how many recipients, `RT:` reply/return domains, `MI:` Message-ID
+ *   domain and shape, `XM:` mailer, `L:list` for mailing-list mail, `RV:` host names of the
+ *   Received hops outside the recipient's own system, `HN:` field names present, and shape
+ *   tokens (`DS:` Date format). Fields the recipient's side writes (Delivered-To, list and
+ *   filter fields, its own Received hops, the recipient addresses) give no words: they are the
+ *   same on spam and ham and would teach the mailbox instead of the mail;
  * - URLs: `U:` host and its parent domains, `UP:` first path segment, `U:ip` for numeric hosts;
  * - structure: `CT:` types of the top level and of each part, `CS:` charsets, `CTE:` encodings,
  *   `HT:` HTML tag names, `A:` attachment types and extensions.
  */
 import type { Message } from '../../message/message.js';
 import { unfoldHeaderValue, type HeaderList } from '../../message/header-list.js';
-import { decodeCharset, decodeEncodedWords, decodeTransfer, reduceHtml } from './text-decode.js';
+import { decodeCharset, decodeEncodedWords, decodeTransfer } from '../text/decode.js';
+import { reduceHtml } from './html-text.js';
 
 /** Limits that keep tokenizing cheap and bounded on hostile input. */
 export interface TokenizeOptions {
@@ -182,14 +186,58 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).replace(/[>.]+$/, '');
 }
 
-/** Header fields whose presence (name only) is all we take; the rest get their own treatment. */
+/**
+ * Header fields that say where the message was delivered or how it was filed rather than what
+ * it is: the recipient's own system writes them the same way on spam and ham, so their tokens
+ * learn the mailbox, not the mail (SpamAssassin's Bayes ignores the same kinds of field).
+ * Mailing-list fields are among them: spam sent through a list would otherwise carry the list's
+ * ham evidence.
+ */
+const IGNORED_FIELD =
+  /^(?:delivered-to|delivery-date|x-original-to|envelope-to|x-envelope-to|x-spam-[a-z-]*|x-virus-[a-z-]*|x-scanned-by|x-uidl?|status|x-status|x-keywords|x-flags|lines|content-length|x-loop|x-beenthere|x-mailman-version|list-[a-z-]+|x-list[a-z-]*|mailing-list|x-mailing-list|precedence|errors-to|mail-followup-to|x-egroups-[a-z-]+|(?:x-)?resent-[a-z-]+|x-original-[a-z-]+|xref)$/;
+
+const LOCAL_HOP = /\b(?:localhost|127\.0\.0\.1|::1)\b|\bwith\s+(?:pop3|imap|lmtp)\b|fetchmail/i;
+
+/**
+ * The Received fields worth tokenizing, top (newest) first: the recipient's own hops (local
+ * deliveries, fetchmail) are skipped, and of the first hop from outside (the receiving MX) only
+ * the "from" part is kept, since its "by" part names the recipient's own server.
+ */
+function externalReceived(headers: HeaderList, max: number): string[] {
+  const out: string[] = [];
+  let outside = false;
+  for (const field of headers.all()) {
+    if (field.name.toLowerCase() !== 'received') continue;
+    let value = unfoldHeaderValue(field.value);
+    const semi = value.lastIndexOf(';');
+    if (semi >= 0) value = value.slice(0, semi);
+    if (!outside) {
+      if (LOCAL_HOP.test(value)) continue;
+      outside = true;
+      const by = value.search(/\sby\s/i);
+      if (by >= 0) value = value.slice(0, by);
+    }
+    out.push(value);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** Tokens of the header fields: names present, and the words of the telling fields. */
 function addHeaders(sink: TokenSink, headers: HeaderList): void {
   let received = 0;
   let recipients = 0;
+  let list = false;
   for (const field of headers.all()) {
     const name = field.name.toLowerCase();
     if (name === '') {
       sink.add('HN:!malformed');
+      continue;
+    }
+    if (IGNORED_FIELD.test(name)) {
+      if (name.startsWith('list-') || name === 'x-mailman-version' || name === 'x-beenthere') {
+        list = true;
+      }
       continue;
     }
     sink.add(`HN:${name.slice(0, 40)}`);
@@ -216,19 +264,13 @@ function addHeaders(sink: TokenSink, headers: HeaderList): void {
         break;
       }
       case 'to':
-      case 'cc': {
-        const list = addresses(unfoldHeaderValue(field.value));
-        recipients += list.length;
-        for (const address of list.slice(0, 4)) {
-          sink.add(`T:${address}`);
-          sink.add(`T@${domainOf(address)}`);
-        }
+      case 'cc':
+        // Only how many: the addresses are the recipient's own, the same on spam and ham.
+        recipients += addresses(unfoldHeaderValue(field.value)).length;
         break;
-      }
       case 'reply-to':
       case 'return-path':
       case 'sender':
-      case 'errors-to':
         for (const address of addresses(unfoldHeaderValue(field.value)).slice(0, 1)) {
           sink.add(`RT:${domainOf(address)}`);
         }
@@ -256,14 +298,6 @@ function addHeaders(sink: TokenSink, headers: HeaderList): void {
         addWords(sink, value, 'XM:', false);
         break;
       }
-      case 'list-id':
-      case 'list-post':
-      case 'mailing-list':
-      case 'x-mailing-list':
-      case 'precedence':
-      case 'x-beenthere':
-        addWords(sink, unfoldHeaderValue(field.value), 'L:', false);
-        break;
       case 'x-priority':
       case 'x-msmail-priority':
       case 'importance':
@@ -277,17 +311,14 @@ function addHeaders(sink: TokenSink, headers: HeaderList): void {
         break;
       }
       case 'received':
-        // The first hops are the recipient's own; the later ones carry the sender's path.
-        if (++received <= 8) {
-          const value = unfoldHeaderValue(field.value);
-          const semi = value.lastIndexOf(';');
-          addWords(sink, semi < 0 ? value : value.slice(0, semi), 'RV:', false);
-        }
+        received++;
         break;
       default:
         break;
     }
   }
+  for (const hop of externalReceived(headers, 8)) addWords(sink, hop, 'RV:', false);
+  if (list) sink.add('L:list');
   sink.add(`T#${String(Math.min(recipients, 10))}`);
   sink.add(`RV#${String(Math.min(received, 12))}`);
 }

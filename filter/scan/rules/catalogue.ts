@@ -732,7 +732,7 @@ add(
   'From local part looks machine-made (long, no vowels)',
   (v) => (/^[bcdfghjklmnpqrstvwxz0-9]{8,}$/.test(v.from.local) ? `From ${v.from.address}` : null),
 );
-add('MSGID_MALFORMED', 'header', 1.1, 'Message-ID is not <id@domain>', (v) => {
+add('MSGID_MALFORMED', 'header', 1.2, 'Message-ID is not <id@domain>', (v) => {
   if (!v.hasHeader('message-id')) return null;
   return /^<[^<>\s@]+@[^<>\s@]+>$/.test(v.header('message-id').trim())
     ? null
@@ -763,13 +763,13 @@ add('TO_UNDISCLOSED', 'header', 0.8, 'To is "undisclosed recipients" or an empty
 add('TO_MANY', 'header', 0.6, 'Ten or more addresses in To', (v) =>
   (v.header('to').match(/@/g)?.length ?? 0) >= 10 ? 'many To addresses' : null,
 );
-add('TO_EQ_FROM', 'header', 0.5, 'To is the From address', (v) => {
+add('TO_EQ_FROM', 'header', 0.6, 'To is the From address', (v) => {
   const to = v.header('to').toLowerCase();
   return v.from.address !== '' && /^[^,]*$/.test(to) && to.includes(v.from.address)
     ? 'To = From'
     : null;
 });
-add('SUBJ_ALL_CAPS', 'header', 1.5, 'Subject is all capitals', (v) => {
+add('SUBJ_ALL_CAPS', 'header', 1.4, 'Subject is all capitals', (v) => {
   const subject = v.subject.slice(0, 300);
   if (/[a-z]/.test(subject)) return null;
   return (subject.match(/[A-Z]/g)?.length ?? 0) >= 10 ? `Subject '${short(subject)}'` : null;
@@ -792,7 +792,7 @@ subjectRule(
 subjectRule(
   'SUBJ_SPAM_PHRASE',
   'header',
-  1.7,
+  1.8,
   'Subject uses a bulk-marketing phrase',
   /\b(?:free (?:gift|offer|trial|money|cash|quote)|guarantee[ds]?|lowest (?:price|rate)|act now|limited time|earn (?:\$|money|cash|extra)|make money|save (?:up to|\d+%|\$)|\d+% off|lose (?:weight|\d+ ?lbs)|viagra|cialis|mortgage|refinance|debt|loan|casino|winner|you(?:'ve| have) won|you(?:'re| are) approved|(?:preapproved|pre-approved)|congratulations|double your|extra income|work from home|increase your|online pharmacy|no prescription|hot (?:stock|pick)|cheap|discount)\b/i,
 );
@@ -842,7 +842,7 @@ add(
 add(
   'CHARSET_FARAWAY_HEADER',
   'header',
-  1.9,
+  1.8,
   'Subject or From in an East Asian or Cyrillic charset',
   (v) => {
     const raw =
@@ -880,7 +880,7 @@ headerRule(
   'x-mailer',
   /^[A-Za-z0-9]{12,}$/,
 );
-add('X_PRIORITY_HIGH', 'header', 0.5, 'Marked urgent (X-Priority 1 or Importance high)', (v) =>
+add('X_PRIORITY_HIGH', 'header', 0.6, 'Marked urgent (X-Priority 1 or Importance high)', (v) =>
   /^\s*1\b/.test(v.header('x-priority')) || /high/i.test(v.header('importance'))
     ? 'high priority'
     : null,
@@ -911,7 +911,7 @@ add('__REPLYTO_OTHER_DOMAIN', 'header', 0, 'Reply-To domain differs from From', 
 add(
   'LIST_DISCUSSION',
   'header',
-  -0.3,
+  0,
   'Discussion-list mail (List-Id with List-Post or a list archive)',
   (v) =>
     v.hasHeader('list-id') && (v.hasHeader('list-post') || v.hasHeader('list-archive'))
@@ -925,7 +925,7 @@ add('REPLY_IN_THREAD', 'header', -0.6, 'A reply in a thread (In-Reply-To and Ref
 /* ----------------------------------------------------------------------------------------- */
 /* MIME structure and encoding                                                               */
 
-add('MIME_HTML_ONLY', 'mime', 1.2, 'The message has HTML text but no plain-text part', (v) => {
+add('MIME_HTML_ONLY', 'mime', 0.9, 'The message has HTML text but no plain-text part', (v) => {
   const text = v.textParts();
   return text.length > 0 && text.every((p) => p.type === 'text/html') ? 'HTML only' : null;
 });
@@ -963,7 +963,7 @@ add(
     return p === undefined ? null : `charset '${short(p.part.charset)}'`;
   },
 );
-add('CHARSET_FARAWAY_BODY', 'mime', 1.8, 'Body text in an East Asian charset', (v) => {
+add('CHARSET_FARAWAY_BODY', 'mime', 1.7, 'Body text in an East Asian charset', (v) => {
   const p = v
     .parts()
     .find((x) =>
@@ -988,7 +988,7 @@ add(
       : null;
   },
 );
-add('HTML_IN_PLAIN_TEXT', 'mime', 1.5, 'HTML markup sent as text/plain', (v) => {
+add('HTML_IN_PLAIN_TEXT', 'mime', 1.6, 'HTML markup sent as text/plain', (v) => {
   const plain = v.textParts().find((p) => p.type === 'text/plain');
   if (plain === undefined || v.textParts().some((p) => p.type === 'text/html')) return null;
   return /<(?:html|body|table|font|a\s+href)\b/i.test(plain.text.slice(0, 5000))
@@ -1028,13 +1028,34 @@ add('HTML_IMAGE_ONLY', 'html', 1.7, 'HTML with images and almost no text', (v) =
 add('HTML_FORM', 'html', 0.3, 'HTML form in the message', (v) =>
   (firstHtml(v)?.forms.length ?? 0) > 0 ? 'form' : null,
 );
+uriRule(
+  'HTML_FORM_TO_IP',
+  'html',
+  1.5,
+  'An HTML form posts to a bare IP address',
+  (uri) => uri.source === 'form' && uri.ip !== null,
+);
+bodyCount(
+  'FORM_CONTACT_FIELDS',
+  'body',
+  1.0,
+  'Asks the reader to fill in name, e-mail and phone',
+  3,
+  [
+    /\bfill (?:out|in) (?:the|this|our) (?:form|information)/,
+    /\bname:/,
+    /\be-?mail(?: address)?:/,
+    /\bphone(?: number)?:/,
+    /\b(?:city|state|zip(?: code)?):/,
+  ],
+);
 add('HTML_PASSWORD_FIELD', 'phish', 3.0, 'HTML asks for a password in the message itself', (v) =>
   firstHtml(v)?.hasPasswordInput === true ? 'password input' : null,
 );
 add('HTML_SCRIPT', 'html', 0.2, 'Script in HTML mail', (v) =>
   firstHtml(v)?.hasScript === true ? 'script' : null,
 );
-add('HTML_IFRAME', 'html', 0.6, 'Frame or embedded object in HTML mail', (v) => {
+add('HTML_IFRAME', 'html', 0.5, 'Frame or embedded object in HTML mail', (v) => {
   const h = firstHtml(v);
   return h !== null && (h.hasIframe || h.hasObject) ? 'iframe/object' : null;
 });
@@ -1062,7 +1083,7 @@ add('ZERO_WIDTH_OBFUSCATION', 'obfuscation', 1.5, 'Zero-width characters inside 
 add(
   'HTML_ENTITY_OBFUSCATION',
   'obfuscation',
-  0.3,
+  0.2,
   'Letters written as numeric HTML entities',
   (v) => {
     const html = v.textParts().find((p) => p.type === 'text/html');
@@ -1635,7 +1656,7 @@ bodyPhrase(
   'body',
   2.0,
   'Remove-me instructions of bulk mail',
-  /\b(?:(?:reply|respond|send an (?:email|e-mail)|(?:email|e-mail) us|write us) (?:to this (?:(?:email|e-mail)|message) )?with (?:the word )?["']?remove|with ["']?remove["']? (?:in|as) the subject|remove me|click (?:here|below) to (?:be )?remove|one[- ]time (?:e-?)?mailing|(?:no|never) (?:receive )?(?:further|another) (?:mailings|contact|(?:emails|e-mails)|message)|(?:wish|want|like) to (?:leave|be (?:removed|taken off|deleted) from) (?:this|our|the) (?:list|mailing|database)|(?:removal|remove) (?:instructions|link) (?:below|at the bottom)|(?:purged|deleted) from (?:our|the) (?:database|list)|(?:not|never) (?:to )?(?:be )?contacted again)/,
+  /\b(?:(?:reply|respond|send an (?:email|e-mail)|(?:email|e-mail) us|write us) (?:to this (?:(?:email|e-mail)|message) )?with (?:the word )?["']?remove|with ["']?remove["']? (?:in|as) the subject|remove me|click (?:here|below) to (?:be )?remove|one[- ]time (?:e-?)?mailing|(?:no|never) (?:receive )?(?:further|another) (?:mailings|contact|(?:emails|e-mails)|message)|(?:wish|want|like) to (?:leave|be (?:removed|taken off|deleted) from) (?:this|our|the) (?:list|mailing|database)|(?:removal|remove) (?:instructions|link) (?:below|at the bottom)|(?:purged|deleted) from (?:our|the) (?:database|list)|(?:not|never) (?:to )?(?:be )?contacted again|(?:does|do) not wish to receive (?:them|this|these|our|further|future))/,
 );
 bodyPhrase(
   'BODY_OPT_IN_CLAIM',
@@ -1654,7 +1675,7 @@ bodyCount('MONEY_MAKING', 'body', 1.9, 'Make-money-fast / home-business language
   /\$\d{1,3}(?:,\d{3})+(?:\.\d\d)? (?:per|a|every|in) (?:week|month|year|day)|\bper (?:week|month) (?:from home|part[- ]time)/,
   /\b(?:no (?:experience|selling|special skills) (?:required|needed|necessary)|(?:start|starting) (?:today|immediately|now))/,
 ]);
-bodyCount('FREE_OFFER', 'body', 0.8, 'Marketing pressure phrases', 3, [
+bodyCount('FREE_OFFER', 'body', 0.6, 'Marketing pressure phrases', 3, [
   /\b(?:100%|absolutely|totally|completely|risk[- ]) free\b/,
   /\bfree (?:gift|trial|offer|consultation|quote|info|information|sample|report|membership|access|bonus)/,
   /\b(?:act|order|call|apply|reply|buy|sign up|respond) (?:now|today|immediately)/,
@@ -1694,7 +1715,7 @@ bodyPhrase(
   'Adult content offers',
   /\b(?:hardcore|live (?:sex|webcam|cams)|(?:hot|horny|naughty|lonely) (?:teens?|girls|wives|housewives|singles|women)|adult (?:site|entertainment|dvds?|movies)|(?:meet|find) (?:local )?singles|singles in your area|barely legal|erotik|sexkontakt|(?:my|link to my|watch my) (?:web)?cam\b|cam (?:girls|sluts)|sluts)/,
 );
-bodyCount('LOTTERY_419', 'body', 3.5, 'Lottery or advance-fee (419) fraud language', 2, [
+bodyCount('LOTTERY_419', 'body', 3.6, 'Lottery or advance-fee (419) fraud language', 2, [
   /\b(?:next of kin|beneficiary|late (?:client|husband|father)|deceased|barrister|attorney at law)/,
   /\bmillion (?:united states |us |u\.s\. )?(?:dollars|usd|euros|pounds)\b|\bus\$ ?\d{1,3}(?:[,.]\d{3}){2}|\busd\b ?\d{1,3}(?:[,.]\d{3}){2}/,
   /\b(?:transfer (?:of )?(?:the|this) (?:funds?|money|sum)|(?:foreign|trusted|reliable) (?:partner|business partner|account))/,
@@ -1713,7 +1734,7 @@ bodyCount('BULK_MARKETING', 'body', 1.5, 'Sells bulk mail, traffic or search ran
 bodyCount(
   'MISC_SPAM_PRODUCTS',
   'body',
-  1.0,
+  1.1,
   'Products typical of spam (ink, replicas, diplomas, OEM software, descramblers)',
   1,
   [
@@ -1726,9 +1747,18 @@ bodyCount(
     /\b(?:stock alert|strong buy|penny stocks?|ticker(?: symbol)?:|otc bb|otcbb|pink sheets)/,
     /\b(?:spy|spyware) (?:software|cam)|\bhidden cameras?|\binvestigate anyone|\bfind out (?:anything|everything) about anyone/,
     /\b(?:vacation|cruise|trip) (?:package )?(?:for two|giveaway)|you(?:'ve| have) been selected/,
+    /\bas seen on (?:tv|television|oprah|cnn|nbc|abc|cbs)/,
+    /\bfree (?:cell|cellular|mobile) phones?\b/,
   ],
 );
-add('BODY_EXCESS_CAPS', 'body', 0.9, 'Most of the text is in capitals', (v) => {
+bodyPhrase(
+  'BODY_HARVEST_CLAIM',
+  'body',
+  1.5,
+  'Says where the sender found the address (bought or harvested lists)',
+  /\b(?:found|got|obtained|came across|picked up) your (?:e-?mail|address|e-?mail address|contact)(?: id)? (?:from|in|on|at|through|via)\b|\byour (?:e-?mail )?address (?:was|has been) (?:obtained|collected|harvested|selected|found) (?:from|by|through|via|at)\b/,
+);
+add('BODY_EXCESS_CAPS', 'body', 0.7, 'Most of the text is in capitals', (v) => {
   const text = v.bodyText();
   const { letters, upper } = letterStats(text);
   return letters > 300 && upper > letters * 0.5
@@ -1740,18 +1770,18 @@ add('BODY_MONEY_SYMBOLS', 'body', 0.9, 'Runs of dollar signs or exclamation mark
   if (text.includes('$$$')) return "'$$$'";
   return (text.match(/!!!/g)?.length ?? 0) >= 2 ? "several '!!!'" : null;
 });
-bodyPhrase('BODY_CLICK_HERE', 'body', 0.6, 'Click here', /\bclick here\b/);
+bodyPhrase('BODY_CLICK_HERE', 'body', 0, 'Click here', /\bclick here\b/);
 bodyPhrase(
   'BODY_PERCENT_OFF',
   'body',
-  0.2,
+  0.1,
   'Discount in percent',
   /\b\d{2}% (?:off|discount|savings)/,
 );
 bodyPhrase(
   'BODY_UNSUB_GENERIC',
   'body',
-  0.1,
+  0,
   'Generic unsubscribe wording',
   /\b(?:unsubscribe|opt[- ]out)\b/,
 );
@@ -1790,7 +1820,7 @@ add(
 subjectRule(
   'SUBJ_NUMERIC_TAG',
   'header',
-  1.2,
+  1,
   'Subject ends in a bare tracking number',
   /^(?!.*(?:\b(?:bug|invoice|order|ticket|issue|case|release|version|patch|build|rev|revision|kernel|rc|perl|python|java|v)\b|#)).*[a-z]{3,}\s+(?:\d{1,2}\.\d{2,4}|(?!(?:19|20)\d\d\s*$)\d{4,6})\s*$/i,
 );
@@ -1806,6 +1836,88 @@ add(
     return m !== null && !/^[0-9a-f]{4}01c/i.test(m[1] ?? '') ? `Message-ID ${short(id)}` : null;
   },
 );
+add(
+  'FORGED_MUA_OUTLOOK',
+  'header',
+  2.1,
+  'Claims Outlook for Windows but lacks the X-MimeOLE field Outlook always writes',
+  (v) => {
+    const mailer = v.header('x-mailer');
+    if (!/^\s*microsoft outlook(?: express \d|(?: imo| cws)?, build \d)/i.test(mailer)) return null;
+    return v.headers('x-mimeole').length === 0
+      ? `X-Mailer '${short(mailer)}' without X-MimeOLE`
+      : null;
+  },
+);
+add(
+  'RCVD_FORGED_DATE',
+  'header',
+  2.0,
+  'A Received timestamp in a format no mail server writes (forged relay trail)',
+  (v) => {
+    for (const value of v.headers('received').slice(0, 20)) {
+      const stamp = value.slice(value.lastIndexOf(';') + 1);
+      // "Aug, 26 2002" or "1:35:40 PM": bulk tools invent these; MTAs write RFC 5322 dates.
+      if (
+        /^\s*[a-z]{3},\s+\d{1,2}\s+\d{4}\b/i.test(stamp) ||
+        /\d:\d\d:\d\d\s?[ap]m\b/i.test(stamp)
+      ) {
+        return `Received date '${short(stamp)}'`;
+      }
+    }
+    return null;
+  },
+);
+add('DATE_MISSING_ZONE', 'header', 1.2, 'The Date field has no time zone', (v) => {
+  const date = v.header('date').trim();
+  if (date === '' || !/\d:\d\d/.test(date)) return null;
+  return /[+-]\d{4}\b|\b(?:gmt|ut|utc|[ecmp][sd]t|z)\b/i.test(date)
+    ? null
+    : `Date '${short(date)}'`;
+});
+subjectRule(
+  '__SUBJ_PADDED',
+  'header',
+  0,
+  'Subject has a run of eight or more spaces inside',
+  /\S[ \t]{8,}\S/,
+);
+meta(
+  'SUBJ_PADDED',
+  'header',
+  1.5,
+  'Subject padded with a run of spaces inside (not a trailing tag, SUBJ_TRAILING_ID has those)',
+  '__SUBJ_PADDED && !SUBJ_TRAILING_ID',
+);
+add('MISSING_MUA_HTML', 'header', 0.8, 'HTML-only mail that names no mail program', (v) =>
+  /^\s*text\/html/i.test(v.header('content-type')) &&
+  v.headers('x-mailer').length === 0 &&
+  v.headers('user-agent').length === 0
+    ? 'text/html without X-Mailer or User-Agent'
+    : null,
+);
+add(
+  'FORGED_MSMAIL_PRIORITY',
+  'header',
+  0.7,
+  "X-MSMail-Priority from a mail program that is not Microsoft's",
+  (v) =>
+    v.headers('x-msmail-priority').length > 0 &&
+    !/microsoft|outlook|mimeole/i.test(`${v.header('x-mailer')} ${v.header('x-mimeole')}`)
+      ? `X-Mailer '${short(v.header('x-mailer'))}'`
+      : null,
+);
+const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+add('DATE_WEEKDAY_WRONG', 'header', 1.5, 'The Date field names the wrong day of the week', (v) => {
+  const m = /^\s*([a-z]{3}),\s*(\d{1,2}) ([a-z]{3}) (\d{4})\b/i.exec(v.header('date'));
+  if (m === null) return null;
+  const day = new Date(`${m[2] ?? ''} ${m[3] ?? ''} ${m[4] ?? ''} 12:00:00 GMT`);
+  if (Number.isNaN(day.getTime())) return null;
+  const named = (m[1] ?? '').toLowerCase();
+  return WEEKDAYS.includes(named) && WEEKDAYS[day.getUTCDay()] !== named
+    ? `Date '${short(v.header('date'))}'`
+    : null;
+});
 const STANDARD_NAMES = new Set([
   'mime-version',
   'content-type',
@@ -1842,15 +1954,15 @@ add(
     return null;
   },
 );
-add('CT_EMPTY_PARAMS', 'mime', 0.5, 'Content-Type ends with an empty parameter list', (v) =>
+add('CT_EMPTY_PARAMS', 'mime', 0.4, 'Content-Type ends with an empty parameter list', (v) =>
   /^\s*text\/(?:plain|html)\s*;\s*$/i.test(v.header('content-type'))
     ? 'Content-Type with bare ;'
     : null,
 );
-add('HTML_FONT_BIG', 'html', 1.2, 'Several very large fonts in HTML', (v) =>
+add('HTML_FONT_BIG', 'html', 1.3, 'Several very large fonts in HTML', (v) =>
   (firstHtml(v)?.bigFonts ?? 0) >= 2 ? 'big fonts' : null,
 );
-add('LINES_ALL_CAPS', 'body', 0.7, 'Several lines shouted in capitals', (v) => {
+add('LINES_ALL_CAPS', 'body', 0.6, 'Several lines shouted in capitals', (v) => {
   let count = 0;
   for (const line of v.bodyText().split('\n', 2000)) {
     if (line.length > 400 || /[a-z]/.test(line)) continue;
@@ -1867,7 +1979,7 @@ bodyCount('ORDER_FORM', 'body', 0.9, 'Mail-order form language', 2, [
   /\bshipping (?:&|and) handling/,
   /\b(?:visa|mastercard|amex|discover)[,/ ]+(?:visa|mastercard|master card|amex|american express|discover)/,
 ]);
-add('MONEY_AMOUNTS', 'body', 0.4, 'Many dollar amounts', (v) =>
+add('MONEY_AMOUNTS', 'body', 0.3, 'Many dollar amounts', (v) =>
   (v.bodyText().match(/\$\s?\d/g)?.length ?? 0) >= 5 ? 'many $ amounts' : null,
 );
 
@@ -1955,7 +2067,7 @@ meta(
 meta(
   'SPAM_HTML_BULK',
   'html',
-  0.8,
+  0.7,
   'Bulk-looking HTML (HTML only, with removal or marketing language)',
   'MIME_HTML_ONLY && (BODY_REMOVE_LIST || FREE_OFFER || BODY_NOT_SPAM_CLAIM || MONEY_MAKING)',
 );

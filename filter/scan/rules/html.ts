@@ -3,6 +3,7 @@
  * backtracking regex) giving the visible text, the text hidden by CSS, the links with their
  * text, images, forms and a few structural counts. Wrong HTML only makes it see less.
  */
+import { decodeHtmlEntities } from '../text/decode.js';
 
 export interface HtmlLink {
   readonly href: string;
@@ -167,48 +168,6 @@ const KNOWN = new Set([
 const SKIP_CONTENT = ['style', 'script', 'title', 'head', 'xml', 'noscript'];
 
 const BLOCK = new Set(['p', 'div', 'br', 'tr', 'li', 'td', 'h1', 'h2', 'h3', 'table', 'hr']);
-
-const NAMED_ENTITIES: Readonly<Record<string, string>> = {
-  nbsp: ' ',
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  copy: '©',
-  reg: '®',
-  trade: '™',
-  euro: '€',
-  pound: '£',
-  yen: '¥',
-  cent: '¢',
-  mdash: '—',
-  ndash: '–',
-  hellip: '…',
-  rsquo: '’',
-  lsquo: '‘',
-  rdquo: '”',
-  ldquo: '“',
-  bull: '•',
-  middot: '·',
-  zwnj: '\u200c',
-  zwj: '\u200d',
-  shy: '\u00ad',
-};
-
-/** Decodes HTML character references (named subset, decimal, hex). */
-export function decodeHtmlEntities(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(/&(#[xX][0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-zA-Z]{2,8});?/g, (m, ref: string) => {
-    if (ref.startsWith('#')) {
-      const code =
-        ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : Number(ref.slice(1));
-      if (!Number.isFinite(code) || code <= 0 || code > 0x10ffff) return ' ';
-      return String.fromCodePoint(code);
-    }
-    return NAMED_ENTITIES[ref.toLowerCase()] ?? m;
-  });
-}
 
 /** One attribute value of a tag's attribute text, or null. */
 export function getAttribute(attrs: string, name: string): string | null {

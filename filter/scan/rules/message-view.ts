@@ -7,9 +7,14 @@
  * It never throws on bad input: malformed MIME, unknown charsets or broken encodings degrade to
  * "what could be read" (the rules then see less, never an exception).
  */
-import { TextDecoder } from 'node:util';
 import type { Message } from '../../message/message.js';
 import { unfoldHeaderValue } from '../../message/header-list.js';
+import {
+  decodeBase64,
+  decodeCharset,
+  decodeEncodedWords,
+  decodeQuotedPrintable,
+} from '../text/decode.js';
 import { analyzeHtml, type HtmlInfo } from './html.js';
 import { WordIndex } from './prefilter.js';
 import { extractTextUris, parseUri, type UriInfo } from './uri.js';
@@ -87,77 +92,6 @@ async function readBody(message: Message, maxBytes: number): Promise<string> {
     return out;
   }
   return (await message.body.head(maxBytes)).toString('latin1');
-}
-
-const decoders = new Map<string, TextDecoder | null>();
-
-/** Decodes bytes in a charset; unknown charsets fall back to latin1 and report a problem. */
-export function decodeCharset(bytes: Uint8Array, charset: string, problems?: string[]): string {
-  let label = charset.trim().toLowerCase();
-  if (label === '' || label === 'us-ascii' || label === 'ascii') label = 'utf-8';
-  let decoder = decoders.get(label);
-  if (decoder === undefined) {
-    try {
-      decoder = new TextDecoder(label, { fatal: false });
-    } catch {
-      decoder = null;
-    }
-    if (decoders.size < 200) decoders.set(label, decoder);
-  }
-  if (decoder === null) {
-    problems?.push(`unknown charset ${label.slice(0, 40)}`);
-    return Buffer.from(bytes).toString('latin1');
-  }
-  return decoder.decode(bytes);
-}
-
-/** RFC 2045 §6.8 base64, lenient (skips junk, as MUAs do). */
-export function decodeBase64Latin1(encoded: string, problems?: string[]): Buffer {
-  const clean = encoded.replace(/[^A-Za-z0-9+/]/g, '');
-  if (problems !== undefined && /[^A-Za-z0-9+/=\s]/.test(encoded)) {
-    problems.push('junk in base64');
-  }
-  return Buffer.from(clean, 'base64');
-}
-
-/** RFC 2045 §6.7 quoted-printable over a latin1 string; returns bytes. */
-export function decodeQuotedPrintable(encoded: string): Buffer {
-  const out = Buffer.allocUnsafe(encoded.length);
-  let n = 0;
-  for (let i = 0; i < encoded.length; i++) {
-    const c = encoded.charCodeAt(i);
-    if (c === 0x3d /* = */) {
-      const a = encoded.charCodeAt(i + 1);
-      if (a === 0x0d || a === 0x0a) {
-        // Soft line break: "=\r\n" or "=\n".
-        i += a === 0x0d && encoded.charCodeAt(i + 2) === 0x0a ? 2 : 1;
-        continue;
-      }
-      const hex = encoded.slice(i + 1, i + 3);
-      if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-        out[n++] = parseInt(hex, 16);
-        i += 2;
-        continue;
-      }
-    }
-    out[n++] = c & 0xff;
-  }
-  return out.subarray(0, n);
-}
-
-/** RFC 2047 encoded words in a header value (unfolded). */
-export function decodeEncodedWords(value: string): string {
-  if (!value.includes('=?')) return value;
-  return value
-    .replace(/(\?=)\s+(?==\?)/g, '$1')
-    .replace(/=\?([^?\s]{1,40})\?([BbQq])\?([^?\s]{0,2000})\?=/g, (_m, cs: string, enc, text) => {
-      const charset = cs.replace(/\*.*$/, '');
-      const bytes =
-        enc === 'B' || enc === 'b'
-          ? decodeBase64Latin1(text as string)
-          : decodeQuotedPrintable((text as string).replace(/_/g, ' '));
-      return decodeCharset(bytes, charset);
-    });
 }
 
 /** Parameters of a structured header (Content-Type, Content-Disposition), lower-case names. */
@@ -368,7 +302,7 @@ export class MessageView {
   decodePart(part: MimePart, problems?: string[]): string {
     const encoded = this.#body.slice(part.start, part.end);
     let bytes: Buffer;
-    if (part.encoding === 'base64') bytes = decodeBase64Latin1(encoded, problems);
+    if (part.encoding === 'base64') bytes = decodeBase64(encoded, problems);
     else if (part.encoding === 'quoted-printable') bytes = decodeQuotedPrintable(encoded);
     else bytes = Buffer.from(encoded, 'latin1');
     return decodeCharset(bytes, part.charset, problems);

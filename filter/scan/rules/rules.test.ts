@@ -221,3 +221,94 @@ test('a message with no body and no headers scans without findings that throw', 
   const findings = await scanRaw('\r\n');
   assert.ok(symbols(findings).includes('MISSING_FROM'));
 });
+
+test('2002-era header forgeries: each fires on its forgery and not on the genuine form', async () => {
+  const base = 'From: Ann <ann@example.com>\nTo: bob@example.org\nMessage-ID: <1@example.com>';
+  const cases: { symbol: string; spam: string; ham: string; body?: string }[] = [
+    {
+      symbol: 'FORGED_MUA_OUTLOOK',
+      spam: 'X-Mailer: Microsoft Outlook Express 6.00.2600.0000\nSubject: hi',
+      ham: 'X-Mailer: Microsoft Outlook Express 6.00.2600.0000\nX-MimeOLE: Produced By Microsoft MimeOLE V6.00.2600.0000\nSubject: hi',
+    },
+    {
+      symbol: 'RCVD_FORGED_DATE',
+      spam: 'Received: from unknown (1.2.3.4) by relay.example with SMTP; Aug, 26 2002 1:35:40 PM -0000\nSubject: hi',
+      ham: 'Received: from a.example by b.example with ESMTP; Mon, 26 Aug 2002 13:35:40 -0000\nSubject: hi',
+    },
+    {
+      symbol: 'DATE_MISSING_ZONE',
+      spam: 'Date: Mon, 26 Aug 2002 13:35:40\nSubject: hi',
+      ham: 'Date: Mon, 26 Aug 2002 13:35:40 +0100\nSubject: hi',
+    },
+    {
+      symbol: 'DATE_WEEKDAY_WRONG',
+      spam: 'Date: Tue, 26 Aug 2002 13:35:40 +0000\nSubject: hi',
+      ham: 'Date: Mon, 26 Aug 2002 13:35:40 +0000\nSubject: hi',
+    },
+    {
+      symbol: 'SUBJ_PADDED',
+      spam: 'Subject: Great news for you            about your loan today',
+      ham: 'Subject: Great news for you about your loan today',
+    },
+    {
+      symbol: 'FORGED_MSMAIL_PRIORITY',
+      spam: 'X-Mailer: QuickSend 2.0\nX-MSMail-Priority: High\nSubject: hi',
+      ham: 'X-Mailer: Microsoft Outlook Express 6.00.2600.0000\nX-MimeOLE: Produced By Microsoft MimeOLE V6\nX-MSMail-Priority: High\nSubject: hi',
+    },
+    {
+      symbol: 'MISSING_MUA_HTML',
+      spam: 'Content-Type: text/html\nSubject: hi',
+      ham: 'Content-Type: text/html\nUser-Agent: Mutt/1.4\nSubject: hi',
+      body: '<html><body><p>Hello there</p></body></html>\n',
+    },
+  ];
+  for (const c of cases) {
+    const body = c.body ?? 'Hello there.\n';
+    const spam = symbols(await scanRaw(simple(`${base}\n${c.spam}`, body)));
+    const ham = symbols(await scanRaw(simple(`${base}\n${c.ham}`, body)));
+    assert.ok(spam.includes(c.symbol), `${c.symbol} missed: ${spam.join(' ')}`);
+    assert.ok(!ham.includes(c.symbol), `${c.symbol} fired on the genuine form: ${ham.join(' ')}`);
+  }
+});
+
+test('forms: a form posting to an IP and a name/e-mail/phone questionnaire fire; a plain form does not', async () => {
+  const headers = 'From: a@example.com\nTo: b@example.org\nSubject: info\nContent-Type: text/html';
+  const spam = symbols(
+    await scanRaw(
+      simple(
+        headers,
+        '<html><body><p>Please fill out the form below</p><form action="http://65.1.2.3/r.asp">' +
+          '<p>Name:</p><p>E-mail:</p><p>Phone:</p></form></body></html>\n',
+      ),
+    ),
+  );
+  assert.ok(spam.includes('HTML_FORM_TO_IP'), spam.join(' '));
+  assert.ok(spam.includes('FORM_CONTACT_FIELDS'), spam.join(' '));
+  const ham = symbols(
+    await scanRaw(
+      simple(
+        headers,
+        '<html><body><form action="https://survey.example.com/r"><p>Rate us</p></form></body></html>\n',
+      ),
+    ),
+  );
+  assert.ok(
+    !ham.includes('HTML_FORM_TO_IP') && !ham.includes('FORM_CONTACT_FIELDS'),
+    ham.join(' '),
+  );
+});
+
+test('removal wording: "does not wish to receive" is bulk-mail removal language', async () => {
+  const h = 'From: a@example.com\nTo: b@example.org\nSubject: offer';
+  const spam = symbols(
+    await scanRaw(
+      simple(
+        h,
+        "We don't want anyone to receive our mailings who does not wish to receive them.\n",
+      ),
+    ),
+  );
+  assert.ok(spam.includes('BODY_REMOVE_LIST'), spam.join(' '));
+  const ham = symbols(await scanRaw(simple(h, 'If she does not wish to come, that is fine.\n')));
+  assert.ok(!ham.includes('BODY_REMOVE_LIST'), ham.join(' '));
+});
