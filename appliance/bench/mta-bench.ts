@@ -12,10 +12,14 @@
  * service's hot code, which alone made the service's CPU per message 2–3 times its steady
  * value over the first 1,000 messages). BENCH_WARMUP=0 measures from cold.
  *
+ * For modes with a policy service it also prints the service's CPU milliseconds per timed
+ * message (user + system, from /proc): CPU per message stays comparable when other work shares
+ * the cores, where messages/second does not.
+ *
  * Options (environment): BENCH_MESSAGES (default 1000), BENCH_ROUNDS (default 3),
  * BENCH_SESSIONS (default 8), BENCH_WARMUP (default 300), BENCH_MODES (comma list; default all).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadCorpus } from '../test/e2e/support/corpus.js';
 import { sendMessages, summarizeSendResults } from '../test/e2e/support/smtp-send.js';
 import { postfixUnavailableReason } from '../test/e2e/support/postfix-instance.js';
@@ -43,12 +47,33 @@ function median(values: readonly number[]): number {
     : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
+/** CPU time (user + system) a process has used so far, in ms; null when unreadable. */
+async function processCpuMs(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    // Linux reports clock ticks of 1/100 s (USER_HZ) on every architecture Node runs on.
+    return Number.isFinite(ticks) ? ticks * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+interface RunResult {
+  readonly rate: number;
+  /** The policy service's CPU ms per timed message; null without a policy service. */
+  readonly cpuMsPerMessage: number | null;
+}
+
 async function runOnce(
   mode: ScenarioMode,
   messages: readonly { raw: Buffer; name: string }[],
   warmup: readonly { raw: Buffer; name: string }[],
   sessions: number,
-): Promise<number> {
+): Promise<RunResult> {
   const scenario = await startScenario(mode);
   try {
     if (warmup.length > 0) {
@@ -60,6 +85,8 @@ async function runOnce(
       }
       await scenario.sink.waitForCount(warmup.length, 300_000);
     }
+    const pid = scenario.node?.pid();
+    const cpuBefore = await processCpuMs(pid);
     const started = performance.now();
     const results = await sendMessages(messages, {
       port: scenario.smtpPort,
@@ -72,8 +99,13 @@ async function runOnce(
     }
     await scenario.sink.waitForCount(warmup.length + messages.length, 300_000);
     const seconds = (performance.now() - started) / 1000;
-    return messages.length / seconds;
+    const cpuAfter = await processCpuMs(pid);
+    const cpuMsPerMessage =
+      cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / messages.length;
+    return { rate: messages.length / seconds, cpuMsPerMessage };
   } finally {
+    // SIGTERM first: a graceful exit lets --cpu-prof (PARAPET_E2E_NODE_ARGS) write its profile.
+    await scenario.node?.stop();
     await scenario.stop();
   }
 }
@@ -99,23 +131,31 @@ async function main(): Promise<void> {
     `bench:mta — ${messages.length} messages (after ${warmup.length} untimed warm-up messages), ${sessions} sessions, ${rounds} rounds, modes interleaved`,
   );
   const rates = new Map<ScenarioMode, number[]>(modes.map((m) => [m, []]));
+  const cpu = new Map<ScenarioMode, number[]>(modes.map((m) => [m, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const mode of modes) {
-      const rate = await runOnce(mode, messages, warmup, sessions);
+      const { rate, cpuMsPerMessage } = await runOnce(mode, messages, warmup, sessions);
       rates.get(mode)?.push(rate);
-      console.log(`  round ${round} ${mode.padEnd(18)} ${rate.toFixed(1)} msg/s`);
+      if (cpuMsPerMessage !== null) cpu.get(mode)?.push(cpuMsPerMessage);
+      const cpuText =
+        cpuMsPerMessage === null ? '' : `, policy service ${cpuMsPerMessage.toFixed(2)} CPU ms/msg`;
+      console.log(`  round ${round} ${mode.padEnd(18)} ${rate.toFixed(1)} msg/s${cpuText}`);
     }
   }
   const med = new Map([...rates].map(([m, r]) => [m, median(r)]));
+  const medCpu = new Map([...cpu].filter(([, c]) => c.length > 0).map(([m, c]) => [m, median(c)]));
   const base = med.get('no-filter');
   const relay = med.get('passthrough-relay');
-  console.log('\nmode                 median msg/s   vs no filter   vs pass-through relay');
+  console.log(
+    '\nmode                 median msg/s   vs no filter   vs pass-through relay   CPU ms/msg',
+  );
   const rows = modes.map((mode) => {
     const value = med.get(mode) ?? 0;
     const ratio = base === undefined ? null : value / base;
     const relayRatio = relay === undefined ? null : value / relay;
+    const cpuMs = medCpu.get(mode) ?? null;
     console.log(
-      `${mode.padEnd(20)} ${value.toFixed(1).padStart(12)}   ${ratio === null ? '-' : ratio.toFixed(2).padStart(12)}   ${relayRatio === null ? '-' : relayRatio.toFixed(2).padStart(20)}`,
+      `${mode.padEnd(20)} ${value.toFixed(1).padStart(12)}   ${ratio === null ? '-' : ratio.toFixed(2).padStart(12)}   ${relayRatio === null ? '-' : relayRatio.toFixed(2).padStart(20)}   ${cpuMs === null ? '-' : cpuMs.toFixed(2).padStart(10)}`,
     );
     return {
       mode,
@@ -123,6 +163,7 @@ async function main(): Promise<void> {
       rounds: rates.get(mode),
       ratioToNoFilter: ratio,
       ratioToRelay: relayRatio,
+      policyCpuMsPerMessage: cpuMs,
     };
   });
   await mkdir('bench-results', { recursive: true });

@@ -48,6 +48,22 @@ test('a message is re-emitted byte for byte', async () => {
   await message.dispose();
 });
 
+test('raw() is built once and shared; toBuffer() copies; both byte-exact on disk too', async () => {
+  const inMemory = await messageFromRaw(RAW);
+  const first = await inMemory.raw();
+  assert.equal(first.toString(), RAW);
+  assert.equal(await inMemory.raw(), first, 'the same buffer for every reader');
+  const copy = await inMemory.toBuffer();
+  assert.notEqual(copy, first);
+  assert.deepEqual(copy, first);
+  await inMemory.dispose();
+  const onDisk = await messageFromRaw(RAW, {}, 4);
+  assert.equal(onDisk.body.onDisk, true);
+  assert.equal((await onDisk.raw()).toString(), RAW);
+  assert.equal((await onDisk.mime()).subject, 'café');
+  await onDisk.dispose();
+});
+
 test('body spool moves to disk past the memory limit and removes its file on dispose', async () => {
   await withTempDir(async (dir) => {
     const spool = new BodySpool({ spoolMemoryBytes: 10, spoolDir: dir });

@@ -20,6 +20,7 @@ export class Message {
   /** When the adapter started receiving the message (ms since the epoch). */
   readonly receivedAtMs: number;
   #mime: Promise<MimeView> | null = null;
+  #raw: Promise<Buffer> | null = null;
 
   constructor(init: {
     id: string;
@@ -63,18 +64,29 @@ export class Message {
     return [this.headers.toBuffer(), CRLF, ...body];
   }
 
-  /** The whole message in memory. Only for bounded sizes (MIME parsing, tests). */
+  /**
+   * The whole message in memory, a fresh copy on every call. Only for bounded sizes (tests,
+   * callers that change the bytes); readers of a sealed message use raw().
+   */
   async toBuffer(): Promise<Buffer> {
-    return Buffer.concat([
-      this.headers.toBuffer(),
-      Buffer.from('\r\n'),
-      await this.body.toBuffer(),
-    ]);
+    const pieces = this.memoryPieces();
+    if (pieces !== null) return Buffer.concat(pieces);
+    return Buffer.concat([this.headers.toBuffer(), CRLF, await this.body.toBuffer()]);
+  }
+
+  /**
+   * The sealed message as one buffer, built on first call (one copy when the body is in
+   * memory) and shared by every later caller: the MIME parser and the policy read the same
+   * bytes instead of each copying the message. Read-only; call only once the body is sealed.
+   */
+  raw(): Promise<Buffer> {
+    this.#raw ??= this.toBuffer();
+    return this.#raw;
   }
 
   /** The MIME structure, parsed on first call and cached. */
   mime(): Promise<MimeView> {
-    this.#mime ??= this.toBuffer().then(parseMime);
+    this.#mime ??= this.raw().then(parseMime);
     return this.#mime;
   }
 

@@ -103,3 +103,40 @@ test('modifications map to their SMFIF action', () => {
     ['changeSender'],
   );
 });
+
+test('noReplyEnvelope asks for SMFIP_NR_CONN/HELO/MAIL/RCPT per stage, never NR_DATA', () => {
+  const all = negotiateMilterOptions(POSTFIX_V6, {
+    noReplyEnvelope: ['connect', 'helo', 'mailFrom', 'rcptTo'],
+  });
+  assert.equal(
+    all.protocol,
+    P.NoUnknown |
+      P.HeaderLeadingSpace |
+      P.NoReplyConnect |
+      P.NoReplyHelo |
+      P.NoReplyMail |
+      P.NoReplyRcpt,
+  );
+  assert.equal(all.reply.protocol, all.protocol, 'the OPTNEG reply carries the same flags');
+  const some = negotiateMilterOptions(POSTFIX_V6, { noReplyEnvelope: ['helo', 'rcptTo'] });
+  assert.equal(some.protocol & (P.NoReplyConnect | P.NoReplyMail), 0);
+  assert.equal(some.protocol & (P.NoReplyHelo | P.NoReplyRcpt), P.NoReplyHelo | P.NoReplyRcpt);
+  const both = negotiateMilterOptions(POSTFIX_V6, {
+    noReplyContent: true,
+    noReplyEnvelope: ['connect', 'helo', 'mailFrom', 'rcptTo'],
+  });
+  assert.equal(both.protocol & (P.NoReplyData | P.NoReplyUnknown | P.NoData), 0);
+});
+
+test('noReplyEnvelope: only flags the MTA offers, and none below v6', () => {
+  const offer = { version: 6, actions: 0x1ff, protocol: P.NoReplyRcpt | P.NoReplyHeader };
+  const n = negotiateMilterOptions(offer, {
+    noReplyEnvelope: ['connect', 'helo', 'mailFrom', 'rcptTo'],
+  });
+  assert.equal(n.protocol, P.NoReplyRcpt);
+  const v4 = negotiateMilterOptions(
+    { version: 4, actions: 0x1ff, protocol: 0x1fffff },
+    { noReplyEnvelope: ['connect', 'helo', 'mailFrom', 'rcptTo'] },
+  );
+  assert.equal(v4.protocol & (P.NoReplyConnect | P.NoReplyHelo | P.NoReplyMail | P.NoReplyRcpt), 0);
+});

@@ -9,13 +9,17 @@
  *   quarantine; SETSYMLIST only when macro lists are configured. Always intersected with the
  *   MTA's offer (Postfix refuses a request mask that is not a subset of its own).
  * - Steps skipped: SMFIC_UNKNOWN (v3+) and SMFIC_DATA (v4+); we decide nothing there.
- * - Never the no-reply flags (SMFIP_NR_*, SMFIP_NOHREPL): unanswered small writes from Postfix
- *   meet delayed ACK + Nagle and stall ~40 ms each over TCP (FIELD-NOTES.md). We answer every
- *   step instead, with TCP_NODELAY on our side.
+ * - No-reply flags (SMFIP_NR_*) only where the caller says it is safe: content steps
+ *   (noReplyContent) and envelope steps nothing is decided at (noReplyEnvelope). Never for
+ *   DATA: its reply is what makes Postfix's smtpd flush the envelope commands it held back
+ *   (and hear a refusal decided at an earlier unanswered step). Over TCP, Postfix's small writes
+ *   that get no answer can stall ~40 ms on Nagle plus delayed ACK (FIELD-NOTES.md), so the
+ *   server picks the stages per transport (see server.ts).
  * - SMFIP_HDR_LEADSPC (v6) when offered: header values then arrive byte-exact after the colon,
  *   so the raw header block can be rebuilt; our header edits then carry their own leading space.
  */
 import type { Modification } from '../actions/verdict.js';
+import type { EnvelopeStage } from '../pipeline/types.js';
 import { ParapetError } from '../errors.js';
 import {
   MilterActionFlag as A,
@@ -90,7 +94,23 @@ export interface MilterNegotiationOptions {
    * trip per header. Envelope steps always get replies, so envelope checks still answer.
    */
   readonly noReplyContent?: boolean;
+  /**
+   * Envelope steps whose replies the MTA need not wait for (SMFIP_NR_CONN, NR_HELO, NR_MAIL,
+   * NR_RCPT), asked for when offered (v6). Default none. Only for stages at which the pipeline
+   * never refuses (Pipeline.envelopeStages): a refusal there can only be told at the next step
+   * that waits for a reply (DATA at the latest), and a refused recipient then tempfails the
+   * whole message.
+   */
+  readonly noReplyEnvelope?: readonly EnvelopeStage[];
 }
+
+/** The SMFIP_NR_* flag of each envelope stage. */
+const NO_REPLY_FLAG: Readonly<Record<EnvelopeStage, number>> = {
+  connect: P.NoReplyConnect,
+  helo: P.NoReplyHelo,
+  mailFrom: P.NoReplyMail,
+  rcptTo: P.NoReplyRcpt,
+};
 
 /** The outcome of negotiation, fixed for the rest of the connection. */
 export interface MilterNegotiated {
@@ -150,6 +170,9 @@ export function negotiateMilterOptions(
   if (leadSpace) protocol |= P.HeaderLeadingSpace;
   if (options.noReplyContent === true) {
     protocol |= offeredProtocol & (P.NoReplyHeader | P.NoReplyEndOfHeaders | P.NoReplyBody);
+  }
+  for (const stage of options.noReplyEnvelope ?? []) {
+    protocol |= offeredProtocol & NO_REPLY_FLAG[stage];
   }
 
   let actions = WANTED_ACTIONS & allowedActions;

@@ -168,3 +168,78 @@ test('a listener is required', async () => {
     (e: unknown) => e instanceof ParapetError && e.code === 'ERR_MILTER_CONFIG',
   );
 });
+
+test('envelope no-reply flags follow Pipeline.envelopeStages and the transport', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'parapet-milter-nr-'));
+  const quiet = Object.assign(new SlowPipeline(0), { envelopeStages: [] });
+  // Without envelopeStages a pipeline may refuse anywhere: every envelope step is answered.
+  const undeclared = new SlowPipeline(0);
+  const deciding = Object.assign(new SlowPipeline(0), {
+    envelopeStages: ['rcptTo'] as const,
+  });
+  const optnegOf = async (
+    pipeline: Pipeline,
+    where: 'tcp' | 'unix',
+  ): Promise<{ protocol: number; replies: MilterReply[] }> => {
+    const path = join(dir, `${where}-${String(Date.now())}.sock`);
+    const server = await createMilterServer({
+      pipeline,
+      ...(where === 'tcp' ? { tcp: { host: '127.0.0.1', port: 0 } } : { unixSocket: { path } }),
+    });
+    try {
+      const socket =
+        where === 'tcp'
+          ? createConnection({ host: '127.0.0.1', port: server.tcpAddress?.port ?? 0 })
+          : createConnection({ path });
+      const replies: MilterReply[] = [];
+      const decoder = new MilterFrameDecoder({ maxFrameBytes: 1 << 16 });
+      socket.on('data', (chunk: Buffer) => {
+        decoder.push(chunk);
+        for (let r = decoder.next(); r.kind === 'frame'; r = decoder.next()) {
+          replies.push(decodeMilterReply(r.frame));
+        }
+      });
+      socket.on('error', () => undefined);
+      // The whole message in one write, as Postfix sends what it held back for no-reply steps.
+      const message: MilterCommand[] = [
+        ...opening.slice(0, 2),
+        { kind: 'helo', name: 'h' },
+        ...opening.slice(2),
+        { kind: 'data' },
+        { kind: 'eom', chunk: Buffer.alloc(0) },
+      ];
+      socket.write(Buffer.concat(message.map((c) => encodeMilterCommand(c))));
+      await waitFor(() => replies.some((r) => r.kind === 'accept'));
+      socket.destroy();
+      const first = replies[0];
+      if (first?.kind !== 'optneg') throw new Error('no OPTNEG reply first');
+      return { protocol: first.protocol, replies };
+    } finally {
+      await server.close({ drainTimeoutMs: 100 });
+    }
+  };
+  try {
+    const nrConn = 0x1000;
+    const nrHelo = 0x2000;
+    const nrMail = 0x4000;
+    const nrRcpt = 0x8000;
+    const unix = await optnegOf(quiet, 'unix');
+    assert.equal(unix.protocol & 0xf000, nrConn | nrHelo | nrMail | nrRcpt);
+    assert.deepEqual(
+      unix.replies.map((r) => r.kind),
+      ['optneg', 'continue', 'accept'],
+      'replies only to DATA and end of message',
+    );
+    const tcp = await optnegOf(quiet, 'tcp');
+    assert.equal(tcp.protocol & 0xf000, nrConn | nrHelo | nrRcpt, 'never NR_MAIL over TCP');
+    assert.deepEqual(
+      tcp.replies.map((r) => r.kind),
+      ['optneg', 'continue', 'continue', 'accept'],
+    );
+    const partly = await optnegOf(deciding, 'unix');
+    assert.equal(partly.protocol & 0xf000, nrConn | nrHelo | nrMail, 'RCPT is answered');
+    assert.equal((await optnegOf(undeclared, 'unix')).protocol & 0xf000, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

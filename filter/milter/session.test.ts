@@ -12,6 +12,7 @@ import { MilterFrameDecoder } from './frame-decoder.js';
 import { MilterSession, type MilterSessionOptions } from './session.js';
 import {
   MilterCommandCode as C,
+  MilterProtocolFlag as P,
   decodeMilterReply,
   encodeMilterCommand,
   type MilterCommand,
@@ -457,4 +458,162 @@ test('two messages on one connection get separate ids and envelopes', async () =
     b.message.envelope.recipients.map((r) => r.address),
     ['r2@example.net'],
   );
+});
+
+const QUIET_ENVELOPE = {
+  noReplyContent: true,
+  noReplyEnvelope: ['connect', 'helo', 'mailFrom', 'rcptTo'],
+} as const;
+
+test('no-reply envelope steps: replies only to OPTNEG, DATA and EOM', async () => {
+  const s = setup({ negotiation: QUIET_ENVELOPE });
+  const replies = await s.send(
+    optneg,
+    { kind: 'macro', stage: C.Connect, macros: [['j', 'mx.example']] },
+    connect,
+    { kind: 'helo', name: 'client.example' },
+    { kind: 'macro', stage: C.Mail, macros: [['i', 'QID1']] },
+    { kind: 'mail', args: ['<a@example.org>'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'rcpt', args: ['<c@example.net>'] },
+    { kind: 'data' },
+    header('Subject', ' Hi'),
+    { kind: 'eoh' },
+    body('Hi\r\n'),
+    eom,
+    { kind: 'mail', args: ['<d@example.org>'] },
+    { kind: 'rcpt', args: ['<e@example.net>'] },
+    { kind: 'data' },
+    eom,
+  );
+  assert.deepEqual(replies, ['optneg', 'continue', 'accept', 'continue', 'accept']);
+  const envelopeFlags = P.NoReplyConnect | P.NoReplyHelo | P.NoReplyMail | P.NoReplyRcpt;
+  assert.equal((s.session.negotiated?.protocol ?? 0) & envelopeFlags, envelopeFlags);
+  // The envelope is still checked at every stage and complete when the message is decided.
+  assert.deepEqual(
+    s.pipeline.checks.map((c) => c.stage),
+    ['connect', 'helo', 'mailFrom', 'rcptTo', 'rcptTo', 'mailFrom', 'rcptTo'],
+  );
+  assert.deepEqual(
+    s.pipeline.seen[0]!.envelope.recipients.map((r) => r.address),
+    ['b@example.net', 'c@example.net'],
+  );
+  assert.equal(s.pipeline.seen[0]!.envelope.queueId, 'QID1');
+  assert.deepEqual(
+    s.pipeline.outcomes.map((o) => o.disposition),
+    ['released', 'released'],
+  );
+});
+
+test('no-reply MAIL refused anyway: the refusal answers DATA, and the next message works', async () => {
+  const s = setup({ negotiation: QUIET_ENVELOPE });
+  let first = true;
+  s.pipeline.onCheck = (stage) => {
+    if (stage !== 'mailFrom' || !first) return { kind: 'continue' };
+    first = false;
+    return { kind: 'reject', reply: smtpReply(550, '5.7.1', 'Sender refused') };
+  };
+  const replies = await s.send(
+    optneg,
+    connect,
+    { kind: 'helo', name: 'h' },
+    { kind: 'mail', args: ['<bad@example.org>'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'data' },
+    { kind: 'abort' },
+    { kind: 'mail', args: ['<good@example.org>'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'data' },
+    eom,
+  );
+  assert.deepEqual(replies, ['optneg', 'replyCode 550 5.7.1 Sender refused', 'continue', 'accept']);
+  assert.deepEqual(
+    s.pipeline.outcomes.map((o) => o.disposition),
+    ['rejected', 'released'],
+  );
+});
+
+test('no-reply RCPT: a refused recipient or one over maxRecipients tempfails the message', async () => {
+  const s = setup({ negotiation: QUIET_ENVELOPE, maxRecipients: 2 });
+  s.pipeline.onCheck = (stage, env) =>
+    stage === 'rcptTo' && env.recipients.at(-1)?.address === 'nobody@example.net'
+      ? { kind: 'reject', reply: smtpReply(550, '5.1.1', 'No such user') }
+      : { kind: 'continue' };
+  const replies = await s.send(
+    optneg,
+    connect,
+    { kind: 'mail', args: ['<a@example.org>'] },
+    { kind: 'rcpt', args: ['<nobody@example.net>'] },
+    { kind: 'data' },
+    eom,
+    { kind: 'mail', args: ['<a@example.org>'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'rcpt', args: ['<c@example.net>'] },
+    { kind: 'rcpt', args: ['<d@example.net>'] },
+    { kind: 'rcpt', args: ['<e@example.net>'] },
+    { kind: 'data' },
+    eom,
+  );
+  assert.equal(replies.length, 5);
+  assert.equal(replies[0], 'optneg');
+  // One final reply per message, to DATA; EOM of a finished message repeats it.
+  assert.match(replies[1] ?? '', /^replyCode 4/);
+  assert.equal(replies[2], replies[1]);
+  assert.match(replies[3] ?? '', /^replyCode 452 4\.5\.3/);
+  assert.equal(replies[4], replies[3]);
+  assert.deepEqual(
+    s.pipeline.outcomes.map((o) => [o.disposition, o.errorCode]),
+    [
+      ['tempfailed', 'ERR_PIPELINE_FAILED'],
+      ['tempfailed', undefined],
+    ],
+  );
+  assert.equal(s.pipeline.seen.length, 0, 'neither message reached the pipeline');
+});
+
+test('no-reply connect and HELO refused anyway: later steps that wait get the refusal', async () => {
+  const s = setup({ negotiation: QUIET_ENVELOPE });
+  s.pipeline.onCheck = (stage) =>
+    stage === 'helo'
+      ? { kind: 'reject', reply: smtpReply(550, '5.7.1', 'Bad HELO') }
+      : { kind: 'continue' };
+  const replies = await s.send(
+    optneg,
+    connect,
+    { kind: 'helo', name: 'bad' },
+    { kind: 'mail', args: ['<a@example.org>'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'data' },
+    { kind: 'abort' },
+  );
+  assert.deepEqual(replies, ['optneg', 'replyCode 550 5.7.1 Bad HELO']);
+  assert.equal(s.pipeline.seen.length, 0);
+});
+
+test('a session refused over the cap negotiates no no-reply flags', async () => {
+  const s = setup({
+    negotiation: QUIET_ENVELOPE,
+    refuseWith: smtpReply(421, '4.3.2', 'Busy'),
+  });
+  assert.deepEqual(await s.send(optneg, connect), ['optneg', 'replyCode 421 4.3.2 Busy']);
+  const noReply =
+    P.NoReplyConnect | P.NoReplyHelo | P.NoReplyMail | P.NoReplyRcpt | P.NoReplyHeader;
+  assert.equal((s.session.negotiated?.protocol ?? 0) & noReply, 0);
+  assert.equal(s.transport.closed, true);
+});
+
+test('a pipeline fault at end of message still tempfails with no-reply envelope steps', async () => {
+  const s = setup({ negotiation: QUIET_ENVELOPE });
+  s.pipeline.onRun = () => Promise.reject(new Error('boom'));
+  const replies = await s.send(
+    optneg,
+    connect,
+    { kind: 'mail', args: ['<a@example.org>'] },
+    { kind: 'rcpt', args: ['<b@example.net>'] },
+    { kind: 'data' },
+    eom,
+  );
+  assert.equal(replies.length, 3);
+  assert.match(replies[2] ?? '', /^replyCode 451 4\.3\.0/);
+  assert.equal(s.pipeline.outcomes[0]?.disposition, 'tempfailed');
 });

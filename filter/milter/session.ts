@@ -6,7 +6,9 @@
  * Stages (sendmail libmilter order): OPTNEG → CONNECT → HELO → (MAIL → RCPT… → [DATA] →
  * HEADER… → EOH → BODY… → EOM | ABORT)… → QUIT. SMFIC_MACRO may precede any command and needs
  * no reply; ABORT and QUIT need none either. Every other command gets exactly one final reply
- * (SMFIR_CONTINUE at intermediate steps), because we never negotiate the no-reply flags.
+ * (SMFIR_CONTINUE at intermediate steps), except the steps whose replies were negotiated away
+ * (SMFIP_NR_*): those get none, and a refusal decided there is told at the next step that
+ * waits for a reply.
  *
  * Failure policy (STYLE.md B1.6, B5.3): any fault answers tempfail for the current message.
  * A fault in the stream itself (bad frame, command out of order) also closes the connection,
@@ -125,6 +127,17 @@ const MACRO_STAGE_ORDER: readonly number[] = [
   MilterCommandCode.Body,
   MilterCommandCode.EndOfMessage,
 ];
+/** The SMFIP_NR_* flag that takes away the reply to a command. */
+const NO_REPLY_FLAG_OF: Partial<Record<MilterCommand['kind'], number>> = {
+  connect: MilterProtocolFlag.NoReplyConnect,
+  helo: MilterProtocolFlag.NoReplyHelo,
+  mail: MilterProtocolFlag.NoReplyMail,
+  rcpt: MilterProtocolFlag.NoReplyRcpt,
+  header: MilterProtocolFlag.NoReplyHeader,
+  eoh: MilterProtocolFlag.NoReplyEndOfHeaders,
+  body: MilterProtocolFlag.NoReplyBody,
+};
+
 /** Stages whose macros belong to one message and are dropped when it ends. */
 const MESSAGE_MACRO_STAGES: readonly number[] = MACRO_STAGE_ORDER.slice(2);
 
@@ -375,7 +388,7 @@ export class MilterSession {
       case 'refused':
         if (cmd.kind === 'abort') return undefined;
         if (cmd.kind === 'quitNc') return this.#onQuitNc();
-        return this.#send(this.#finalReply);
+        return this.#replyDue ? this.#send(this.#finalReply) : undefined;
       case 'connect':
         if (cmd.kind === 'connect') return this.#onConnect(cmd);
         if (cmd.kind === 'abort') return undefined;
@@ -464,7 +477,14 @@ export class MilterSession {
   #onOptneg(cmd: MilterCommand & { kind: 'optneg' }): Step {
     let negotiated: MilterNegotiated;
     try {
-      negotiated = negotiateMilterOptions(cmd, this.#options.negotiation ?? {});
+      const wanted = this.#options.negotiation ?? {};
+      // A session refused at connect must have its refusal read at once.
+      negotiated = negotiateMilterOptions(
+        cmd,
+        this.#options.refuseWith === undefined
+          ? wanted
+          : { ...wanted, noReplyContent: false, noReplyEnvelope: [] },
+      );
     } catch (err) {
       this.#emit(faultOf(err, 'ERR_MILTER_PROTOCOL'));
       this.#close();
@@ -493,11 +513,12 @@ export class MilterSession {
     const check = await this.#check('connect', this.#envelope);
     if (check === null) {
       this.#setPhase('idle');
-      return this.#send(REPLY_CONTINUE);
+      return this.#continue();
     }
-    // Postfix treats a connect-stage reply as final for the whole SMTP session.
+    // Postfix treats a connect-stage reply as final for the whole SMTP session. Without a
+    // reply due (SMFIP_NR_CONN) it hears the refusal at its next step that waits for one.
     this.#refuse(check.reply);
-    return this.#send(this.#finalReply);
+    return this.#replyDue ? this.#send(this.#finalReply) : undefined;
   }
 
   async #onHelo(name: string): Promise<void> {
@@ -506,8 +527,12 @@ export class MilterSession {
     for (const stage of MESSAGE_MACRO_STAGES) this.#macros.delete(stage);
     this.#refreshMacros();
     const check = await this.#check('helo', this.#envelope);
-    if (check === null) return this.#send(REPLY_CONTINUE);
-    return this.#send(this.#replyCodeFrame(check.reply));
+    if (check === null) return this.#continue();
+    if (this.#replyDue) return this.#send(this.#replyCodeFrame(check.reply));
+    // SMFIP_NR_HELO: a HELO refusal closes the SMTP session in Postfix; refuse every later step
+    // that waits for a reply instead.
+    await this.#finishMessage(null, 'aborted');
+    this.#refuse(check.reply);
   }
 
   async #onMail(args: readonly string[]): Promise<void> {
@@ -526,7 +551,7 @@ export class MilterSession {
     this.#bodyStarted = false;
     this.#setPhase('envelope');
     const check = await this.#check('mailFrom', envelope);
-    if (check === null) return this.#send(REPLY_CONTINUE);
+    if (check === null) return this.#continue();
     const verdict: Verdict = { kind: check.kind, reply: check.reply };
     return this.#endMessageEarly(
       verdict,
@@ -538,15 +563,26 @@ export class MilterSession {
   async #onRcpt(args: readonly string[]): Promise<void> {
     const envelope = this.#envelope;
     if (envelope.recipients.length >= this.#options.maxRecipients) {
-      return this.#send(this.#replyCodeFrame(SmtpReplies.tooManyRecipients));
+      if (this.#replyDue) return this.#send(this.#replyCodeFrame(SmtpReplies.tooManyRecipients));
+      // SMFIP_NR_RCPT: one recipient cannot be refused any more, only the whole message (the
+      // MTA keeps it). Keep maxRecipients at least Postfix's smtpd_recipient_limit.
+      const verdict: Verdict = { kind: 'tempfail', reply: SmtpReplies.tooManyRecipients };
+      return this.#endMessageEarly(verdict, 'tempfailed');
     }
     // The candidate is the last recipient while the pipeline looks at it.
     envelope.recipients.push(envelopeAddressOf(args));
     this.#refreshMacros();
     const check = await this.#check('rcptTo', envelope);
-    if (check === null) return this.#send(REPLY_CONTINUE);
+    if (check === null) return this.#continue();
     envelope.recipients.pop();
-    return this.#send(this.#replyCodeFrame(check.reply));
+    if (this.#replyDue) return this.#send(this.#replyCodeFrame(check.reply));
+    // SMFIP_NR_RCPT was negotiated because the pipeline said it never refuses here; it did.
+    const fault = {
+      code: 'ERR_PIPELINE_FAILED',
+      detail: 'recipient refused at a stage the pipeline declared it does not decide at',
+    };
+    this.#emit(fault);
+    return this.#endMessageEarly(this.#internalTempfail(), 'tempfailed', fault.code);
   }
 
   #onHeader(message: Message, name: string, value: Buffer): Step {
@@ -574,18 +610,10 @@ export class MilterSession {
     return this.#replyDue ? this.#send(REPLY_CONTINUE) : undefined;
   }
 
-  /** False for the steps whose replies we negotiated away (SMFIP_NR_HDR/EOH/BODY). */
+  /** False for the steps whose replies we negotiated away (SMFIP_NR_*). */
   #replyExpected(kind: MilterCommand['kind']): boolean {
     const protocol = this.#negotiated?.protocol ?? 0;
-    const flag =
-      kind === 'header'
-        ? MilterProtocolFlag.NoReplyHeader
-        : kind === 'eoh'
-          ? MilterProtocolFlag.NoReplyEndOfHeaders
-          : kind === 'body'
-            ? MilterProtocolFlag.NoReplyBody
-            : 0;
-    return (protocol & flag) === 0;
+    return (protocol & (NO_REPLY_FLAG_OF[kind] ?? 0)) === 0;
   }
 
   /**

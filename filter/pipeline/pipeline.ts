@@ -16,7 +16,7 @@ import {
   type ScannerPhase,
 } from '../scan/scanner.js';
 import { SmtpReplies } from '../smtp/reply.js';
-import { formatVirusHeader } from '../scan/virus/virus-header.js';
+import { scanHeaders } from './verdict-headers.js';
 import { ParapetError, toParapetError } from '../errors.js';
 import type { MessageLog } from '../log/message-log.js';
 import type { QuarantineWriter } from '../quarantine/writer.js';
@@ -72,11 +72,15 @@ class DefaultPipeline implements Pipeline {
   readonly #events: EventSink;
   readonly #spamThreshold: number;
   readonly #runs = new WeakMap<Message, RunInfo>();
+  /** Without envelope checkers nothing is decided before the message (policy runs at its end). */
+  readonly envelopeStages: readonly EnvelopeStage[];
 
   constructor(options: PipelineOptions) {
     this.#scanners = options.scanners ?? [];
     this.#policy = options.policy ?? acceptAllPolicy;
     this.#checkers = options.envelopeCheckers ?? [];
+    this.envelopeStages =
+      this.#checkers.length === 0 ? [] : ['connect', 'helo', 'mailFrom', 'rcptTo'];
     this.#quarantine = options.quarantine ?? null;
     this.#log = options.messageLog ?? null;
     this.#timeoutMs = options.messageTimeoutMs ?? 60_000;
@@ -252,35 +256,13 @@ class DefaultPipeline implements Pipeline {
   }
 }
 
-/** CONTRACTS.md scan headers. */
-export const SPAM_HEADER = 'X-Parapet-Spam';
-export const VIRUS_RESULT_HEADER = 'X-Parapet-Virus';
-
-/**
- * X-Parapet-Spam (when anything scanned) and X-Parapet-Virus (when a virus scanner ran) on an
- * accepted message; copies the sender forged are removed first, last occurrence first.
- */
-export function scanHeaders(message: Message, scan: ScanResult, scanned: boolean): Modification[] {
-  const out: Modification[] = [];
-  const own: [string, string | null][] = [
-    [SPAM_HEADER, scanned ? formatSpamHeader(scan) : null],
-    [VIRUS_RESULT_HEADER, scan.virus === null ? null : formatVirusHeader(scan.virus)],
-  ];
-  for (const [name, value] of own) {
-    if (value === null) continue;
-    for (let n = message.headers.getAll(name).length; n >= 1; n--) {
-      out.push({ kind: 'changeHeader', name, occurrence: n, value: null });
-    }
-    out.push({ kind: 'addHeader', name, value });
-  }
-  return out;
-}
-
-/** `score=<float>; threshold=<float>; symbols=<NAME,...>` (CONTRACTS.md). */
-export function formatSpamHeader(scan: ScanResult): string {
-  const symbols = [...new Set(scan.findings.filter((f) => f.score !== 0).map((f) => f.symbol))];
-  return `score=${scan.score.toFixed(2)}; threshold=${scan.threshold.toFixed(2)}; symbols=${symbols.join(',')}`;
-}
+// The scan header names and formatters moved to verdict-headers.ts; re-exported for callers.
+export {
+  SPAM_HEADER,
+  VIRUS_RESULT_HEADER,
+  formatSpamHeader,
+  scanHeaders,
+} from './verdict-headers.js';
 
 /**
  * The modifications of an accepted message: any X-Parapet-Id the sender forged is removed

@@ -38,6 +38,14 @@ export type Disposition =
 
 export interface Pipeline {
   /**
+   * The envelope stages at which checkEnvelope may answer anything but continue. Absent means
+   * every stage. An adapter may stop asking the MTA to wait for its answer at the other stages
+   * (the milter's no-reply flags): checkEnvelope is still called there, but a refusal can then
+   * only reach the MTA at a later step, as a tempfail of the whole message.
+   */
+  readonly envelopeStages?: readonly EnvelopeStage[];
+
+  /**
    * Called once per envelope stage (per RCPT for rcptTo); must answer quickly from local data.
    * Never throws: a fault answers tempfail.
    */

@@ -165,7 +165,8 @@ export function createSievePolicyEvaluator(
   return async (input) => {
     input.signal.throwIfAborted();
     const message = input.message;
-    const raw = await message.toBuffer();
+    // Shared with the MIME view scanners may have built already: no copy per reader.
+    const raw = await message.raw();
     const nowMs = now();
     const recipients = message.envelope.recipients.map((r) => r.address);
     const answer = async (req: SieveRequest): Promise<SieveAnswer> => {
