@@ -19,4 +19,5 @@ export const ApplianceErrorCode = {
   ERR_DB_UNAVAILABLE: 'the database could not be reached (connection refused, lost or timed out)',
   ERR_DB_QUERY_FAILED: 'a database statement failed',
   ERR_DB_MIGRATION_FAILED: 'a schema migration failed or an applied migration file was changed',
+  ERR_REPORT_INVALID: 'a report was asked for with a bad range, limit, dimension or id',
 } as const;

@@ -19,3 +19,68 @@ export {
   type SystemUser,
 } from './system/service-user.js';
 export { Db, openDatabase, migrate, sqlState, type DbOptions, type Queryable } from './db/index.js';
+export * as reports from './db/reports-repo.js';
+export {
+  searchQuarantine,
+  type QuarantinePage,
+  type QuarantineRow,
+  type QuarantineSearch,
+} from './db/index.js';
+// ui: Manager quarantine and reports (issue 6) — the same code `parapet qman` and `parapet queue run` use.
+export { quarantineActions, RELEASE_HEADER, type QuarantineActions } from './quarantine/release.js';
+export {
+  QuarantineStore,
+  type QuarantineEntry,
+  type QuarantineQuery,
+  type QuarantineState,
+} from './quarantine/quarantine-store.js';
+export { OutboundQueue, type OutboundItem } from './queue/outbound-queue.js';
+export { QueueRunner, type QueueRunResult } from './queue/queue-runner.js';
+export {
+  DEFAULT_DATABASE_CONFIG,
+  insertQuarantineRows,
+  insertMessageLogBatch,
+  rollupMessageLog,
+  snapshotQuarantineSize,
+  type NewQuarantineRow,
+  type QuarantineStatus,
+} from './db/index.js';
+// ui: End User and Groups Web Interfaces (issue 6) — digest sign-in links, per-user release,
+// Bayes training from the quarantine, per-user sender lists.
+export {
+  linkKey,
+  linkKeyPath,
+  signDigestLink,
+  verifyDigestLink,
+  digestLinkUrl,
+  MAX_DIGEST_LINK_CHARS,
+  type DigestLinkCheck,
+} from './quarantine/digest-link.js';
+export { releaseKey, signRelease } from './quarantine/release.js';
+export { learnFiles, bayesStorePath, type LearnSummary } from './cli/learn-command.js';
+export {
+  policyListsDir,
+  readPolicyList,
+  writePolicyList,
+  type StoredPolicyList,
+} from './config/policy-lists.js';
+// ui: Manager Policy tab (issue 6) — versioned policy saves, lists and maps, replay source.
+export {
+  listPolicyVersions,
+  policyVersionsDir,
+  readActivePolicyText,
+  readPolicyVersion,
+  recentHeldMessages,
+  savePolicyVersion,
+  type ActivePolicyText,
+  type HeldMessage,
+  type PolicyVersionMeta,
+  type SavedPolicyVersion,
+} from './config/policy-versions.js';
+export { listNames as listPolicyListNames, loadPolicyData } from './config/policy-lists.js';
+export { buildMessage, scanFromHeaders } from './cli/policy-command.js';
+// ui: Manager Dashboard and Local Services tabs (issue 6) — pm2 services, scheduled jobs.
+export { controlService, listServices, pm2HomeOf, stopNode } from './supervisor/node-supervisor.js';
+export type { ServiceStatus } from './supervisor/pm2-client.js';
+export { JobStore, nextRun, type JobDefinition, type JobRun } from './scheduler/jobs.js';
+export { runJob } from './scheduler/run-job.js';

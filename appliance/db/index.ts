@@ -23,7 +23,22 @@ export {
   type Migration,
   type MigrateResult,
 } from './migrate.js';
-export { insertMessageLogBatch, rollupMessageLog } from './message-log-repo.js';
+export {
+  insertMessageLogBatch,
+  rollupMessageLog,
+  type MessageLogExtras,
+} from './message-log-repo.js';
+export {
+  DEFAULT_RETENTION,
+  expireBayesTokensInDb,
+  rollupIpBlockLog,
+  runDatabaseMaintenance,
+  snapshotQuarantineSize,
+  type IpBlockRollupResult,
+  type MaintenanceResult,
+  type RetentionDays,
+} from './report-rollup-repo.js';
+export * as reports from './reports-repo.js';
 export {
   MessageLogShipper,
   parseRecord,

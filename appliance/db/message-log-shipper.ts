@@ -18,7 +18,7 @@ import { appendFile, mkdir, open, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ParapetError, type MessageLogRecord } from '../../filter/index.js';
 import type { Queryable } from './db.js';
-import { insertMessageLogBatch } from './message-log-repo.js';
+import { extraList, insertMessageLogBatch, type MessageLogExtras } from './message-log-repo.js';
 
 export interface ShipperCursor {
   /** Identity of the log file the offset belongs to (a new file starts again at 0). */
@@ -364,7 +364,7 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
  * Parses and checks one log line; returns the record, or why it cannot be stored. Fields a
  * record from an older writer lacks get neutral values (fields are only ever added).
  */
-export function parseRecord(line: string): MessageLogRecord | string {
+export function parseRecord(line: string): (MessageLogRecord & MessageLogExtras) | string {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -418,7 +418,19 @@ export function parseRecord(line: string): MessageLogRecord | string {
     rule: str(v['rule']),
     errorCode: str(v['errorCode']),
     timingsMs: timings,
+    // Optional report fields (message-log-repo.ts MessageLogExtras), kept when present.
+    ...optionalList('marks', v['marks']),
+    ...optionalList('virusNames', v['virusNames']),
+    ...optionalList('attachmentTypes', v['attachmentTypes']),
   };
+}
+
+function optionalList<K extends keyof MessageLogExtras>(
+  key: K,
+  value: unknown,
+): Partial<Record<K, string[]>> {
+  const list = extraList(value);
+  return list === undefined ? {} : ({ [key]: list } as Partial<Record<K, string[]>>);
 }
 
 async function readCursor(path: string): Promise<ShipperCursor> {

@@ -45,6 +45,36 @@ export const BUILTIN_JOBS: readonly JobDefinition[] = [
     enabled: true,
     builtin: true,
   },
+  // The next three run inside the Scheduler (builtin-tasks.ts); `command` is how to run
+  // them by hand.
+  {
+    name: 'message-log-rollup',
+    description:
+      'recompute the report roll-ups of yesterday and today (message log, IP Blocker, quarantine size)',
+    schedule: '5 * * * *',
+    command: ['scheduler', 'run', 'message-log-rollup'],
+    enabled: true,
+    builtin: true,
+  },
+  {
+    name: 'db-maintenance',
+    description:
+      'delete message-log rows and roll-ups past their retention (node.json maintenance), ANALYZE',
+    schedule: '40 3 * * *',
+    command: ['scheduler', 'run', 'db-maintenance'],
+    enabled: true,
+    builtin: true,
+  },
+  {
+    name: 'bayes-expiry',
+    description: 'expire Bayes tokens not seen for maintenance.bayesTokenDays (180) days',
+    schedule: '50 3 * * *',
+    command: ['scheduler', 'run', 'bayes-expiry'],
+    // Off until the policy service writes token last-seen times back to the store: the file
+    // knows only when a token was last learned, so expiry could drop tokens still in use.
+    enabled: false,
+    builtin: true,
+  },
   {
     name: 'queue-run',
     description:

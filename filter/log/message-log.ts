@@ -39,6 +39,12 @@ export interface MessageLogRecord {
   readonly errorCode: string | null;
   /** Stage timings in milliseconds (receive, scan, policy, actions, total). */
   readonly timingsMs: Readonly<Record<string, number>>;
+  /** Policy marks (`logmark`), in order; absent in records written before they existed. */
+  readonly marks?: readonly string[];
+  /** Names the virus scanner reported. */
+  readonly virusNames?: readonly string[];
+  /** Content types of the attachments (detected, else declared), each once. */
+  readonly attachmentTypes?: readonly string[];
 }
 
 export type MessageLogEntry = Omit<MessageLogRecord, 'nodeId' | 'seq' | 'time'>;

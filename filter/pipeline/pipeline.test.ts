@@ -100,7 +100,7 @@ test('quarantine is durable before the verdict and logged with its reason', asyn
       policy: ({ scan }) =>
         Promise.resolve(
           scan.score > 5
-            ? { kind: 'quarantine', reason: 'spam', rule: 'test:1' }
+            ? { kind: 'quarantine', reason: 'spam', rule: 'test:1', marks: ['spam-high'] }
             : { kind: 'accept', modifications: [] },
         ),
     });
@@ -125,6 +125,10 @@ test('quarantine is durable before the verdict and logged with its reason', asyn
     assert.equal(record.disposition, 'quarantined');
     assert.deepEqual(record.symbols, [{ name: 'GTUBE', score: 1000 }]);
     assert.equal(record.rule, 'test:1');
+    // Reports read these (appliance/db roll-ups): the policy's marks, virus names, attachment types.
+    assert.deepEqual(record.marks, ['spam-high']);
+    assert.deepEqual(record.virusNames, []);
+    assert.deepEqual(record.attachmentTypes, []);
   });
 });
 

@@ -52,6 +52,7 @@ interface RunInfo {
   readonly timingsMs: Record<string, number>;
   scan: ScanResult | null;
   rule: string | null;
+  marks: readonly string[];
   reason: string | null;
   errorCode: string | null;
 }
@@ -107,6 +108,7 @@ class DefaultPipeline implements Pipeline {
       timingsMs: {},
       scan: null,
       rule: null,
+      marks: [],
       reason: null,
       errorCode: null,
     };
@@ -162,6 +164,15 @@ class DefaultPipeline implements Pipeline {
         rule: info?.rule ?? null,
         errorCode: errorCode ?? info?.errorCode ?? null,
         timingsMs: info?.timingsMs ?? {},
+        marks: info?.marks ?? [],
+        virusNames: info?.scan?.virus?.names ?? [],
+        attachmentTypes: [
+          ...new Set(
+            (info?.scan?.attachments ?? []).map(
+              (a) => a.detectedType ?? (a.declaredType || 'unknown'),
+            ),
+          ),
+        ],
       });
     } catch (err) {
       this.#events('message_log.append_failed', { id: message.id, error: String(err) });
@@ -178,6 +189,7 @@ class DefaultPipeline implements Pipeline {
     const decision = await this.#policy({ message, scan, signal });
     info.timingsMs['policy'] = round(performance.now() - t);
     info.rule = decision.rule ?? null;
+    info.marks = decision.marks ?? [];
     signal.throwIfAborted();
 
     t = performance.now();

@@ -20,6 +20,8 @@ export type PolicyDecision = (
 ) & {
   /** The rule that decided ("policy.sieve:12"), for the message log. */
   readonly rule?: string;
+  /** Marks the policy set on the way (`logmark`), for the message log and reports. */
+  readonly marks?: readonly string[];
   /**
    * Messages policy wants sent besides (or instead of) this one: redirects, copies, vacation
    * replies, notices. The caller hands them to the outbound queue after the verdict is durable.

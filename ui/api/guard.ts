@@ -85,3 +85,17 @@ export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new ParapetError('ERR_UI_UNAUTHENTICATED', 'sign in first');
   return request.principal;
 }
+
+/**
+ * The principal of a request that bypasses the fastify hooks (a WebSocket upgrade): the same
+ * cookie or token lookup as the guard, and null for a session that must still enrol TOTP.
+ * The caller checks the role and, for cookies, the Origin (a WebSocket has no CSRF header).
+ */
+export async function principalOfUpgrade(
+  ctx: ApiContext,
+  headers: FastifyRequest['headers'],
+  cookies: Record<string, string | undefined>,
+): Promise<Principal | null> {
+  const p = await findPrincipal(ctx, { headers, cookies } as FastifyRequest);
+  return p?.session?.mustEnrolTotp === true ? null : p;
+}

@@ -1,5 +1,9 @@
 /** The views of the End User and Groups Web Interface, in navigation order (one line each). */
 import type { SessionInfo } from '../shared/api.js';
+import { myQuarantineView } from './views/quarantine.js';
+import { sendersView } from './views/senders.js';
+import { preferencesView } from './views/preferences.js';
+import { groupsView } from './views/groups.js';
 
 export interface View {
   readonly id: string;
@@ -13,4 +17,4 @@ export interface View {
   ): Promise<(() => void) | undefined>;
 }
 
-export const VIEWS: readonly View[] = [];
+export const VIEWS: readonly View[] = [myQuarantineView, sendersView, preferencesView, groupsView];

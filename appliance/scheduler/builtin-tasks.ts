@@ -1,0 +1,165 @@
+/**
+ * Built-in jobs that run inside the Scheduler (or `parapet scheduler run`) instead of as a
+ * `parapet` child process: the message-log roll-up, database maintenance and Bayes expiry.
+ * Each opens the node's database (never starting the embedded server: the database service
+ * owns it), does its work and returns a one-line summary for the run log; a failure throws.
+ *
+ * Retention comes from `$PARAPET_HOME/config/node.json`, key `maintenance`:
+ * `messageLogDays` (90), `rollupDays` (730), `schedulerRunDays` (90), `bayesTokenDays` (180).
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expireTokens, openJsonFileTokenStore, ParapetError } from '../../filter/index.js';
+import type { NodeConfig } from '../config/node-config.js';
+import { openDatabase, rollupMessageLog, type Db } from '../db/index.js';
+import {
+  DEFAULT_RETENTION,
+  expireBayesTokensInDb,
+  rollupIpBlockLog,
+  runDatabaseMaintenance,
+  snapshotQuarantineSize,
+  type RetentionDays,
+} from '../db/report-rollup-repo.js';
+
+export interface MaintenanceSettings extends RetentionDays {
+  /** Bayes tokens not seen for this many days are expired. */
+  readonly bayesTokenDays: number;
+}
+
+export const DEFAULT_MAINTENANCE: MaintenanceSettings = {
+  ...DEFAULT_RETENTION,
+  bayesTokenDays: 180,
+};
+
+/** Reads the `maintenance` key of node.json; throws ERR_CONFIG_INVALID on a bad value. */
+export async function readMaintenanceSettings(configDir: string): Promise<MaintenanceSettings> {
+  const file = join(configDir, 'node.json');
+  if (!existsSync(file)) return DEFAULT_MAINTENANCE;
+  let raw: unknown;
+  try {
+    raw = (JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>)['maintenance'];
+  } catch (err) {
+    throw new ParapetError('ERR_CONFIG_INVALID', `${file}: ${String(err)}`, { cause: err });
+  }
+  if (raw === undefined) return DEFAULT_MAINTENANCE;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ParapetError('ERR_CONFIG_INVALID', `${file}: maintenance must be an object`);
+  }
+  const given = raw as Record<string, unknown>;
+  const out: Record<string, number> = { ...DEFAULT_MAINTENANCE };
+  for (const key of Object.keys(DEFAULT_MAINTENANCE)) {
+    const value = given[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 36_600) {
+      throw new ParapetError(
+        'ERR_CONFIG_INVALID',
+        `${file}: maintenance.${key} must be a whole number of days (1 to 36600)`,
+      );
+    }
+    out[key] = value;
+  }
+  if ((out['rollupDays'] ?? 0) < (out['messageLogDays'] ?? 0)) {
+    throw new ParapetError(
+      'ERR_CONFIG_INVALID',
+      `${file}: maintenance.rollupDays must be at least messageLogDays`,
+    );
+  }
+  return out as unknown as MaintenanceSettings;
+}
+
+/** What a built-in task gets: the node, its database, and the time it runs at. */
+export interface TaskContext {
+  readonly config: Pick<NodeConfig, 'home' | 'nodeId' | 'paths'>;
+  readonly db: Db;
+  readonly settings: MaintenanceSettings;
+  readonly now: Date;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `message-log-rollup`: recomputes the roll-ups of yesterday and today (UTC), late records
+ * included, the IP Blocker's daily counts from its log, and today's quarantine size.
+ */
+export async function runMessageLogRollupTask(ctx: TaskContext): Promise<string> {
+  const today = Date.UTC(ctx.now.getUTCFullYear(), ctx.now.getUTCMonth(), ctx.now.getUTCDate());
+  const from = new Date(today - DAY_MS);
+  const to = new Date(today + DAY_MS);
+  const hours = await rollupMessageLog(ctx.db, from, to);
+  const blocked = await rollupIpBlockLog(ctx.db, {
+    nodeId: ctx.config.nodeId,
+    logPath: ctx.config.paths.ipblockLog,
+    from,
+    to,
+  });
+  const held = await snapshotQuarantineSize(ctx.db, ctx.now);
+  return (
+    `rolled up ${from.toISOString().slice(0, 10)}..${new Date(today).toISOString().slice(0, 10)}: ` +
+    `${String(hours)} hourly rows, ${String(blocked.refusals)} refused connections, ` +
+    `${String(held)} messages held`
+  );
+}
+
+/** `db-maintenance`: retention deletes and ANALYZE. */
+export async function runDbMaintenanceTask(ctx: TaskContext): Promise<string> {
+  const r = await runDatabaseMaintenance(ctx.db, ctx.settings, ctx.now);
+  return (
+    `deleted ${String(r.messageLogDeleted)} message-log rows older than ` +
+    `${String(ctx.settings.messageLogDays)} days, ${String(r.rollupRowsDeleted)} roll-up rows, ` +
+    `${String(r.otherRowsDeleted)} other rows; analyzed`
+  );
+}
+
+/**
+ * `bayes-expiry`: drops tokens not seen for `bayesTokenDays` from the node's JSON-file store
+ * (`$PARAPET_HOME/bayes/tokens.json`, when it exists) and from the shared bayes_tokens table.
+ */
+export async function runBayesExpiryTask(ctx: TaskContext): Promise<string> {
+  const cutoff = new Date(ctx.now.getTime() - ctx.settings.bayesTokenDays * DAY_MS);
+  const file = join(ctx.config.home, 'bayes', 'tokens.json');
+  let fromFile = 0;
+  if (existsSync(file)) {
+    const store = await openJsonFileTokenStore(file);
+    fromFile = await expireTokens(store, ctx.settings.bayesTokenDays, ctx.now);
+    await store.flush();
+  }
+  const fromDb = await expireBayesTokensInDb(ctx.db, cutoff);
+  return (
+    `expired tokens not seen since ${cutoff.toISOString().slice(0, 10)}: ` +
+    `${String(fromFile)} from ${existsSync(file) ? 'bayes/tokens.json' : 'no file store'}, ` +
+    `${String(fromDb)} from the database`
+  );
+}
+
+/** The built-in tasks by job name. */
+export const BUILTIN_TASKS: ReadonlyMap<string, (ctx: TaskContext) => Promise<string>> = new Map([
+  ['message-log-rollup', runMessageLogRollupTask],
+  ['db-maintenance', runDbMaintenanceTask],
+  ['bayes-expiry', runBayesExpiryTask],
+]);
+
+/**
+ * Runs a built-in task for the node at `config`: opens its database (ERR_DB_UNAVAILABLE when
+ * the embedded server is not running), runs, closes. Statements get no time limit: a first
+ * roll-up of a long backlog or a first prune may take minutes.
+ */
+export async function runBuiltinTask(
+  name: string,
+  config: Pick<NodeConfig, 'home' | 'nodeId' | 'paths' | 'database'>,
+  now = new Date(),
+): Promise<string> {
+  const task = BUILTIN_TASKS.get(name);
+  if (task === undefined) throw new ParapetError('ERR_NOT_FOUND', `no built-in task '${name}'`);
+  const settings = await readMaintenanceSettings(config.paths.config);
+  const { db } = await openDatabase(
+    config.home,
+    { ...config.database, statementTimeoutMs: 0, poolMax: 2 },
+    { applicationName: `parapet-job-${name}`, start: false },
+  );
+  try {
+    return await task({ config, db, settings, now });
+  } finally {
+    await db.close();
+  }
+}
