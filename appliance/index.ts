@@ -84,3 +84,31 @@ export { controlService, listServices, pm2HomeOf, stopNode } from './supervisor/
 export type { ServiceStatus } from './supervisor/pm2-client.js';
 export { JobStore, nextRun, type JobDefinition, type JobRun } from './scheduler/jobs.js';
 export { runJob } from './scheduler/run-job.js';
+// The end-user quarantine digest (issue 5): preferences (the End User Web Interface writes
+// them), the digest job and its mail.
+export {
+  DEFAULT_DIGEST_PREFERENCE,
+  DIGEST_PREFERENCES_FILE,
+  digestPreferenceOf,
+  parseDigestPreferences,
+  readDigestPreferences,
+  type DigestFrequency,
+  type DigestPreference,
+  type DigestPreferencesFile,
+} from './quarantine/digest-preferences.js';
+export { runQuarantineDigest, type DigestRunResult } from './scheduler/quarantine-digest.js';
+// Configuration versions and the audit log in the database (issue 5): the server group
+// builds the push on these.
+export {
+  ConfigVersionRecorder,
+  listConfigVersions,
+  readConfigVersion,
+  recordConfigVersion,
+  snapshotConfig,
+  snapshotHash,
+  VERSIONED_CONFIG_FILES,
+  type ConfigSnapshot,
+  type ConfigVersion,
+  type ConfigVersionMeta,
+} from './config/config-versions.js';
+export { AuditLogShipper, insertAuditLines, parseAuditLine } from './db/index.js';

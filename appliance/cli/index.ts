@@ -11,6 +11,7 @@ import { registerSchedulerCommands } from './scheduler-command.js';
 import { registerLearnCommand } from './learn-command.js';
 import { registerScanCommand } from './scan-command.js';
 import { registerTryCommand } from './try-command.js';
+import { registerConfigCommands } from './config-command.js';
 
 /** Registers every node command on the `parapet` program. */
 export function registerApplianceCommands(program: Command): void {
@@ -26,4 +27,5 @@ export function registerApplianceCommands(program: Command): void {
   registerLearnCommand(program);
   registerScanCommand(program);
   registerTryCommand(program);
+  registerConfigCommands(program);
 }

@@ -58,3 +58,13 @@ export {
   type Transactional,
   recipientKeys,
 } from './quarantine-repo.js';
+export {
+  AuditLogShipper,
+  auditSourceKey,
+  insertAuditLines,
+  parseAuditLine,
+  type AuditCursor,
+  type AuditLine,
+  type AuditLogShipperOptions,
+  type AuditShipperEvent,
+} from './audit-log-shipper.js';

@@ -134,15 +134,25 @@ after(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-test('the built-in jobs are listed, enabled, with a next run', { skip }, async () => {
-  const jobs = await store.list();
-  for (const name of ['message-log-rollup', 'db-maintenance', 'bayes-expiry']) {
-    const job = jobs.find((j) => j.name === name);
-    assert.ok(job?.builtin === true && job.enabled, name);
-    assert.ok(nextRun(job.schedule) !== null);
-    assert.deepEqual(job.command, ['scheduler', 'run', name]);
-  }
-});
+test(
+  'the built-in jobs are listed, enabled (but bayes-expiry), with a next run',
+  { skip },
+  async () => {
+    const jobs = await store.list();
+    for (const name of [
+      'message-log-rollup',
+      'db-maintenance',
+      'bayes-expiry',
+      'quarantine-digest',
+    ]) {
+      const job = jobs.find((j) => j.name === name);
+      // bayes-expiry ships disabled (jobs.ts says why).
+      assert.ok(job?.builtin === true && job.enabled === (name !== 'bayes-expiry'), name);
+      assert.ok(nextRun(job.schedule) !== null);
+      assert.deepEqual(job.command, ['scheduler', 'run', name]);
+    }
+  },
+);
 
 test('message-log-rollup fills the report roll-ups and is logged', { skip }, async () => {
   const run = await runJob(store, await store.get('message-log-rollup'), {

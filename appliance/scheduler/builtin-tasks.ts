@@ -1,6 +1,8 @@
 /**
  * Built-in jobs that run inside the Scheduler (or `parapet scheduler run`) instead of as a
- * `parapet` child process: the message-log roll-up, database maintenance and Bayes expiry.
+ * `parapet` child process: the message-log roll-up, database maintenance, Bayes expiry and
+ * the end-user quarantine digest (quarantine-digest.ts; the only one that runs without the
+ * database, from the quarantine files).
  * Each opens the node's database (never starting the embedded server: the database service
  * owns it), does its work and returns a one-line summary for the run log; a failure throws.
  *
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { expireTokens, openJsonFileTokenStore, ParapetError } from '../../filter/index.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { openDatabase, rollupMessageLog, type Db } from '../db/index.js';
+import { describeDigestRun, runQuarantineDigest } from './quarantine-digest.js';
 import {
   DEFAULT_RETENTION,
   expireBayesTokensInDb,
@@ -70,7 +73,7 @@ export async function readMaintenanceSettings(configDir: string): Promise<Mainte
 
 /** What a built-in task gets: the node, its database, and the time it runs at. */
 export interface TaskContext {
-  readonly config: Pick<NodeConfig, 'home' | 'nodeId' | 'paths'>;
+  readonly config: Pick<NodeConfig, 'home' | 'nodeId' | 'paths' | 'web'>;
   readonly db: Db;
   readonly settings: MaintenanceSettings;
   readonly now: Date;
@@ -137,6 +140,23 @@ export const BUILTIN_TASKS: ReadonlyMap<string, (ctx: TaskContext) => Promise<st
   ['message-log-rollup', runMessageLogRollupTask],
   ['db-maintenance', runDbMaintenanceTask],
   ['bayes-expiry', runBayesExpiryTask],
+  [
+    'quarantine-digest',
+    async (ctx: TaskContext) =>
+      describeDigestRun(await runQuarantineDigest(ctx.config, ctx.db, ctx.now)),
+  ],
+]);
+
+/** Tasks that still run, without a database, when it cannot be reached. */
+const WITHOUT_DATABASE: ReadonlyMap<
+  string,
+  (config: TaskContext['config'], now: Date) => Promise<string>
+> = new Map([
+  [
+    'quarantine-digest',
+    async (config: TaskContext['config'], now: Date) =>
+      describeDigestRun(await runQuarantineDigest(config, null, now)),
+  ],
 ]);
 
 /**
@@ -146,20 +166,41 @@ export const BUILTIN_TASKS: ReadonlyMap<string, (ctx: TaskContext) => Promise<st
  */
 export async function runBuiltinTask(
   name: string,
-  config: Pick<NodeConfig, 'home' | 'nodeId' | 'paths' | 'database'>,
+  config: Pick<NodeConfig, 'home' | 'nodeId' | 'paths' | 'database' | 'web'>,
   now = new Date(),
 ): Promise<string> {
   const task = BUILTIN_TASKS.get(name);
   if (task === undefined) throw new ParapetError('ERR_NOT_FOUND', `no built-in task '${name}'`);
   const settings = await readMaintenanceSettings(config.paths.config);
-  const { db } = await openDatabase(
-    config.home,
-    { ...config.database, statementTimeoutMs: 0, poolMax: 2 },
-    { applicationName: `parapet-job-${name}`, start: false },
-  );
+  const fallback = WITHOUT_DATABASE.get(name);
+  let db: Db;
+  try {
+    ({ db } = await openDatabase(
+      config.home,
+      { ...config.database, statementTimeoutMs: 0, poolMax: 2 },
+      { applicationName: `parapet-job-${name}`, start: false },
+    ));
+  } catch (err) {
+    if (fallback === undefined || !isUnavailable(err)) throw err;
+    return fallback(config, now);
+  }
+  if (fallback !== undefined) {
+    // An external URL opens lazily: ask once, so a database that is away means the fallback
+    // rather than a failed run.
+    try {
+      await db.query('SELECT 1');
+    } catch (err) {
+      await db.close();
+      if (!isUnavailable(err)) throw err;
+      return fallback(config, now);
+    }
+  }
   try {
     return await task({ config, db, settings, now });
   } finally {
     await db.close();
   }
 }
+
+const isUnavailable = (err: unknown): boolean =>
+  err instanceof ParapetError && err.code === 'ERR_DB_UNAVAILABLE';

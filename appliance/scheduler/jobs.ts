@@ -45,8 +45,17 @@ export const BUILTIN_JOBS: readonly JobDefinition[] = [
     enabled: true,
     builtin: true,
   },
-  // The next three run inside the Scheduler (builtin-tasks.ts); `command` is how to run
+  // The next four run inside the Scheduler (builtin-tasks.ts); `command` is how to run
   // them by hand.
+  {
+    name: 'quarantine-digest',
+    description:
+      'mail each user the messages newly held for them, with signed links to the end-user interface',
+    schedule: '0 7 * * *',
+    command: ['scheduler', 'run', 'quarantine-digest'],
+    enabled: true,
+    builtin: true,
+  },
   {
     name: 'message-log-rollup',
     description:

@@ -1,14 +1,16 @@
 /**
  * The database service: the node's embedded PostgreSQL (or the configured external one),
- * migrated to the current schema, and the message-log shipper that forwards the local log
- * idempotently (ARCHITECTURE.md "State and who owns it"). The data plane never waits on it:
+ * migrated to the current schema, the shippers that forward the local message log and audit
+ * log idempotently, and the recorder of configuration versions (ARCHITECTURE.md "State and who owns it"). The data plane never waits on it:
  * when it is down, mail flows and the log waits on disk.
  */
 import type { Logger } from 'pino';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { createServiceLogger } from '../log/logger.js';
-import { migrate, MessageLogShipper, openDatabase } from '../db/index.js';
+import { join } from 'node:path';
+import { AuditLogShipper, migrate, MessageLogShipper, openDatabase } from '../db/index.js';
 import { insertLogAndQuarantine } from '../db/quarantine-rows.js';
+import { ConfigVersionRecorder } from '../config/config-versions.js';
 import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningDatabaseService {
@@ -38,8 +40,34 @@ export async function startDatabaseService(
     },
   });
   shipper.start();
+  // The web interfaces' and CLI's audit log (ui/api/audit-log.ts) goes the same way.
+  const auditShipper = new AuditLogShipper({
+    db,
+    nodeId: config.nodeId,
+    logPath: join(config.home, 'log', 'audit.jsonl'),
+    onEvent: (event) => {
+      if (event.type === 'skipped') logger.warn({ event }, 'audit-log shipper skipped a line');
+      else logger.debug({ event }, 'audit-log shipper');
+    },
+  });
+  auditShipper.start();
+  // Each change of the configuration files becomes a version in config_versions.
+  const versions = new ConfigVersionRecorder({
+    db,
+    nodeId: config.nodeId,
+    configDir: config.paths.config,
+    auditPath: join(config.home, 'log', 'audit.jsonl'),
+    onEvent: (event) => {
+      if (event.type === 'recorded')
+        logger.info({ version: event.detail }, 'configuration version');
+      else logger.warn({ error: event.detail }, 'configuration version not recorded');
+    },
+  });
+  versions.start();
   return {
     close: async () => {
+      await versions.stop();
+      await auditShipper.stop();
       await shipper.stop();
       await db.close();
       await embedded?.stop();

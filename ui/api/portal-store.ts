@@ -6,7 +6,14 @@
  * - `release-requests.json`: release requests of end users who may only ask, which an
  *   administrator or the group administrator of the address approves or refuses.
  */
-import type { NodeConfig } from '../../appliance/index.js';
+import {
+  DEFAULT_DIGEST_PREFERENCE,
+  DIGEST_PREFERENCES_FILE,
+  parseDigestPreferences,
+  type DigestPreference,
+  type DigestPreferencesFile,
+  type NodeConfig,
+} from '../../appliance/index.js';
 import { JsonConfigFile } from './json-config-file.js';
 
 /** How an end user gets a message out of the quarantine. */
@@ -71,48 +78,8 @@ function checkSettings(raw: unknown): PortalSettings {
   return out as unknown as PortalSettings;
 }
 
-export type DigestFrequency = 'daily' | 'weekly';
-
-export interface DigestPreference {
-  readonly enabled: boolean;
-  readonly frequency: DigestFrequency;
-}
-
-export const DEFAULT_DIGEST_PREFERENCE: DigestPreference = Object.freeze({
-  enabled: true,
-  frequency: 'daily',
-});
-
-interface DigestPreferencesFile {
-  readonly version: 1;
-  /** By lower-case address; an address not here gets DEFAULT_DIGEST_PREFERENCE. */
-  readonly addresses: Readonly<Record<string, DigestPreference>>;
-}
-
-function checkDigest(raw: unknown): DigestPreferencesFile {
-  const r = raw as { addresses?: unknown } | null;
-  if (
-    r === null ||
-    typeof r !== 'object' ||
-    typeof r.addresses !== 'object' ||
-    r.addresses === null
-  ) {
-    throw new TypeError('digest preferences: { "version": 1, "addresses": {…} }');
-  }
-  const addresses: Record<string, DigestPreference> = {};
-  for (const [address, p] of Object.entries(r.addresses as Record<string, unknown>)) {
-    const v = p as Partial<DigestPreference> | null;
-    if (
-      v === null ||
-      typeof v.enabled !== 'boolean' ||
-      (v.frequency !== 'daily' && v.frequency !== 'weekly')
-    ) {
-      throw new TypeError(`digest preference of ${address}`);
-    }
-    addresses[address] = { enabled: v.enabled, frequency: v.frequency };
-  }
-  return { version: 1, addresses };
-}
+export type { DigestFrequency, DigestPreference } from '../../appliance/index.js';
+export { DEFAULT_DIGEST_PREFERENCE } from '../../appliance/index.js';
 
 export interface ReleaseRequest {
   /** Quarantine id. */
@@ -158,9 +125,9 @@ export class PortalStore {
     );
     this.#digest = new JsonConfigFile(
       configDir,
-      'digest-preferences.json',
+      DIGEST_PREFERENCES_FILE,
       () => ({ version: 1, addresses: {} }),
-      checkDigest,
+      parseDigestPreferences,
     );
     this.#requests = new JsonConfigFile(
       configDir,

@@ -432,10 +432,11 @@ async function main(): Promise<void> {
           const started = now();
           await page.getByRole('link', { name: 'Reports', exact: true }).click();
           await page.locator(bar).first().waitFor({ state: 'visible' });
-          // No "Loading…" left in any section; a string, as it runs in the page.
-          await page.waitForFunction(
-            "[...document.querySelectorAll('.report-body p.muted')].every((p) => p.textContent !== 'Loading…')",
-          );
+          // No section still says "Loading…" (a locator: CSP forbids evaluating strings).
+          await page
+            .locator('.report-body p.muted', { hasText: 'Loading…' })
+            .first()
+            .waitFor({ state: 'detached' });
           return { detail: '', ms: now() - started };
         }),
       );
@@ -446,6 +447,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    await save().catch(() => undefined);
     await browser?.close();
     await node?.close();
     await apiDb.close();
