@@ -93,7 +93,11 @@ export function verifyDigestLink(key: Buffer, token: string, now = new Date()): 
   return { ok: true, address: f.a, expiresAt: new Date(f.e * 1000) };
 }
 
-/** The link a digest carries: `<base>/api/v1/session/link?token=…` (base: https://host:28443). */
-export function digestLinkUrl(base: string, token: string): string {
-  return `${base.replace(/\/+$/, '')}/api/v1/session/link?token=${encodeURIComponent(token)}`;
+/**
+ * The link a digest carries: `<base>/api/v1/session/link?token=…[&message=ID]` (base:
+ * https://host:28443). With a message id the End User Web Interface opens on that message.
+ */
+export function digestLinkUrl(base: string, token: string, messageId?: string): string {
+  const url = `${base.replace(/\/+$/, '')}/api/v1/session/link?token=${encodeURIComponent(token)}`;
+  return messageId === undefined ? url : `${url}&message=${encodeURIComponent(messageId)}`;
 }

@@ -85,7 +85,7 @@ async function digests(queueDir: string): Promise<Digest[]> {
       from: item.from,
       text,
       html: decode('text/html'),
-      tokens: [...text.matchAll(/\/api\/v1\/session\/link\?token=([^\s]+)/g)].map((m) =>
+      tokens: [...text.matchAll(/\/api\/v1\/session\/link\?token=([^\s&]+)/g)].map((m) =>
         decodeURIComponent(m[1] ?? ''),
       ),
     });
@@ -160,6 +160,8 @@ test('each user gets a digest of their own new messages, links verify', { skip }
   assert.ok(
     alice.text.includes('https://quarantine.corp.example:28443/api/v1/session/link?token='),
   );
+  // Each listed message links to itself.
+  assert.match(alice.text, /\/api\/v1\/session\/link\?token=[^\s&]+&message=alice-1\b/);
   const state = await readDigestState(home);
   assert.deepEqual(Object.keys(state.addresses['alice@corp.example']?.listed ?? {}).sort(), [
     'alice-1',

@@ -227,7 +227,7 @@ export async function runQuarantineDigest(
         subject: m.subject,
         time: m.time,
         reason: m.reason,
-        url,
+        url: digestLinkUrl(settings.publicUrl, token, m.id),
       }));
       const raw = buildDigestMail({
         from: settings.from,

@@ -252,6 +252,16 @@ test('a digest link signs in to that one address; expired, tampered or foreign l
   const r = await c.request('GET', `/api/v1/session/link?token=${encodeURIComponent(token)}`);
   assert.equal(r.status, 303);
   assert.equal(r.headers['location'], '/#/quarantine');
+  const one = await new WebClient(f.web.rpcui.url).request(
+    'GET',
+    `/api/v1/session/link?token=${encodeURIComponent(token)}&message=abc123`,
+  );
+  assert.equal(one.headers['location'], '/#/quarantine?message=abc123', 'opens on that message');
+  const bad = await new WebClient(f.web.rpcui.url).request(
+    'GET',
+    `/api/v1/session/link?token=${encodeURIComponent(token)}&message=${encodeURIComponent('../x"<')}`,
+  );
+  assert.equal(bad.status, 400);
   const session = (await c.request('GET', '/api/v1/session')).json();
   assert.deepEqual(session.addresses, ['bob@b.example']);
   const list = await c.request('GET', '/api/v1/portal/messages');

@@ -574,10 +574,14 @@ export const portalModule: ApiModule = {
       type: 'object',
       required: ['token'],
       additionalProperties: false,
-      properties: { token: { type: 'string', minLength: 1, maxLength: MAX_DIGEST_LINK_CHARS } },
+      properties: {
+        token: { type: 'string', minLength: 1, maxLength: MAX_DIGEST_LINK_CHARS },
+        // The digest's per-message links open on that message.
+        message: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+      },
     } as const;
 
-    app.get<{ Querystring: { token: string } }>(
+    app.get<{ Querystring: { token: string; message?: string } }>(
       '/api/v1/session/link',
       {
         config: { access: 'public' },
@@ -589,11 +593,16 @@ export const portalModule: ApiModule = {
       },
       async (request, reply) => {
         await linkSignIn(request, reply, request.query.token);
-        return reply.code(303).header('location', '/#/quarantine').send();
+        const message = request.query.message;
+        const target =
+          message === undefined
+            ? '/#/quarantine'
+            : `/#/quarantine?message=${encodeURIComponent(message)}`;
+        return reply.code(303).header('location', target).send();
       },
     );
 
-    app.post<{ Querystring: { token: string } }>(
+    app.post<{ Querystring: { token: string; message?: string } }>(
       '/api/v1/session/link',
       {
         config: { access: 'public' },

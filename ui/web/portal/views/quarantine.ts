@@ -26,7 +26,7 @@ export const myQuarantineView: View = {
   id: 'quarantine',
   title: 'My quarantine',
   roles: ['user', 'admin'],
-  render: async (root) => {
+  render: async (root, _session, params) => {
     document.title = 'My quarantine · Parapet';
     const me = await api<Me>('GET', 'portal/me');
     root.append(h('h1', {}, 'My quarantine'));
@@ -162,6 +162,20 @@ export const myQuarantineView: View = {
       });
     });
     await list.reload();
+    // A digest's per-message link (#/quarantine?message=ID): bring that message into view.
+    const wanted = params.get('message');
+    if (wanted !== null) {
+      const item = [...root.querySelectorAll<HTMLElement>('li.msg')].find(
+        (li) => li.dataset['id'] === wanted,
+      );
+      if (item !== undefined) {
+        item.classList.add('highlight');
+        item.scrollIntoView({ block: 'center' });
+        item.querySelector('button')?.focus();
+      } else {
+        root.append(notice('That message is no longer held for you.'));
+      }
+    }
     return undefined;
   },
 };
