@@ -112,3 +112,11 @@ export {
   type ConfigVersionMeta,
 } from './config/config-versions.js';
 export { AuditLogShipper, insertAuditLines, parseAuditLine } from './db/index.js';
+// Node and service health (parapet service status, the Manager's Local Services tab).
+export {
+  checkServiceHealth,
+  readNodeHealth,
+  serviceEndpoints,
+  type NodeHealth,
+  type ServiceHealth,
+} from './supervisor/node-health.js';

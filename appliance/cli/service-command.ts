@@ -6,6 +6,12 @@ import type { Command } from 'commander';
 import { loadNodeConfig } from '../config/node-config.js';
 import { controlService, listServices } from '../supervisor/node-supervisor.js';
 import type { ServiceStatus } from '../supervisor/pm2-client.js';
+import {
+  checkServiceHealth,
+  readNodeHealth,
+  type NodeHealth,
+  type ServiceHealth,
+} from '../supervisor/node-health.js';
 
 function duration(ms: number | null): string {
   if (ms === null) return '-';
@@ -42,24 +48,65 @@ export function formatServiceTable(services: readonly ServiceStatus[]): string {
     .join('\n');
 }
 
+const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+
+/** `parapet service status` for the terminal: the node's figures, then the services. */
+export function formatStatus(
+  node: NodeHealth,
+  services: readonly (ServiceStatus & { readonly health: ServiceHealth })[],
+): string {
+  const lines = [
+    `node ${node.hostname}: cpu ${String(node.cpu.loadPercent)}% of ${String(node.cpu.cores)} cores, load ${node.loadAverage.join(' ')}`,
+    `memory ${gib(node.memory.totalBytes - node.memory.availableBytes)} of ${gib(node.memory.totalBytes)} used (${String(node.memory.usedPercent)}%)`,
+    node.disk === null
+      ? 'disk: unknown'
+      : `disk ${node.disk.mount}: ${gib(node.disk.availableBytes)} free of ${gib(node.disk.sizeBytes)} (${String(node.disk.usedPercent)}% used)`,
+    '',
+    formatServiceTable(services),
+    '',
+    ...services.map(
+      (s) =>
+        `${s.name.padEnd(10)} ${s.health.healthy ? 'healthy' : 'UNHEALTHY'}: ${s.health.check}`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 export function registerServiceCommands(program: Command): void {
   const service = program.command('service').description("the node's services under pm2");
 
-  for (const verb of ['list', 'status'] as const) {
-    service
-      .command(verb)
-      .description('show every service: status, pid, uptime, restarts, cpu, memory')
-      .option('--json', 'one JSON array')
-      .action(async (opts: { json?: boolean }) => {
-        const config = await loadNodeConfig();
-        const services = await listServices(config);
-        process.stdout.write(
-          opts.json === true
-            ? `${JSON.stringify(services)}\n`
-            : `${formatServiceTable(services)}\n`,
-        );
-      });
-  }
+  service
+    .command('list')
+    .description('show every service: status, pid, uptime, restarts, cpu, memory')
+    .option('--json', 'one JSON array')
+    .action(async (opts: { json?: boolean }) => {
+      const config = await loadNodeConfig();
+      const services = await listServices(config);
+      process.stdout.write(
+        opts.json === true ? `${JSON.stringify(services)}\n` : `${formatServiceTable(services)}\n`,
+      );
+    });
+
+  service
+    .command('status')
+    .description("the services with each one's own health check, and the node's health")
+    .option('--json', 'one object: {node, services}')
+    .action(async (opts: { json?: boolean }) => {
+      const config = await loadNodeConfig();
+      const [services, node] = await Promise.all([
+        listServices(config),
+        readNodeHealth(config.home),
+      ]);
+      const checked = await Promise.all(
+        services.map(async (s) => ({ ...s, health: await checkServiceHealth(config, s) })),
+      );
+      process.stdout.write(
+        opts.json === true
+          ? `${JSON.stringify({ node, services: checked })}\n`
+          : formatStatus(node, checked),
+      );
+      if (checked.some((s) => !s.health.healthy)) process.exitCode = 1;
+    });
 
   for (const verb of ['start', 'stop', 'restart'] as const) {
     service

@@ -87,6 +87,21 @@ test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 },
   }
   for (const port of [milter, filter, ipblocker]) assert.ok(await isPortAccepting(port, 2000));
 
+  // Each service's own health check, and the node's figures from systeminformation.
+  const status = await runParapet(['service', 'status', '--json'], env);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  const health = JSON.parse(status.stdout) as {
+    node: { memory: { totalBytes: number }; cpu: { cores: number }; disk: unknown };
+    services: { name: string; health: { healthy: boolean; check: string } }[];
+  };
+  assert.ok(health.node.memory.totalBytes > 0 && health.node.cpu.cores > 0, status.stdout);
+  assert.ok(health.node.disk !== null, status.stdout);
+  for (const s of health.services) assert.equal(s.health.healthy, true, JSON.stringify(s));
+  assert.match(
+    health.services.find((s) => s.name === 'manager')?.health.check ?? '',
+    new RegExp(`127\\.0\\.0\\.1:${String(manager)} accepts`),
+  );
+
   // Starting again changes nothing.
   const again = await runParapet(['start', '--detach', '--json'], env);
   assert.equal(again.code, 0, again.stderr);

@@ -1986,7 +1986,7 @@ add('MONEY_AMOUNTS', 'body', 0.3, 'Many dollar amounts', (v) =>
 subjectRule(
   'SUBJ_ADV',
   'header',
-  2.5,
+  3.0,
   'Subject carries the ADV: advertising label',
   /^\s*(?:\[[^\]]{0,40}\]\s*)?adv\s*[:-]/i,
 );
@@ -2077,6 +2077,282 @@ meta(
   0.8,
   'Several header oddities together',
   '(MISSING_DATE + MISSING_MESSAGE_ID + MSGID_MALFORMED + TO_UNDISCLOSED + DATE_IN_FUTURE + DATE_INVALID + FROM_LOCAL_DIGITS + SUBJ_TRAILING_ID + XMAILER_RANDOM + MISSING_TO) >= 2',
+);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Ratware fingerprints: traces bulk-mail tools leave in the header and the markup           */
+
+/** Mail programs whose Message-IDs look like `<hex$hex$hex@host>`. */
+const MS_MAILER = /microsoft|outlook|mimeole|exchange|msn explorer/i;
+
+add(
+  'MSGID_OE_NO_OUTLOOK',
+  'header',
+  2.5,
+  'Message-ID in the Outlook format but no Microsoft mail program named',
+  (v) => {
+    const id = v.header('message-id').trim();
+    // Outlook writes <hex$hex$hex@host>; ratware copies the shape without the X-Mailer.
+    if (!/^<[0-9a-f]{4,}\$[0-9a-f]{4,}\$[0-9a-f]{4,}@/i.test(id)) return null;
+    if (MS_MAILER.test(v.header('x-mailer')) || v.hasHeader('x-mimeole')) return null;
+    return `Message-ID ${short(id)}`;
+  },
+);
+add(
+  'MIME_OE_BOUNDARY_NO_OUTLOOK',
+  'mime',
+  0.8,
+  'MIME boundary in the Outlook format but no Microsoft mail program named',
+  (v) => {
+    const b = /boundary="?([^";\s]{1,200})/i.exec(v.header('content-type'));
+    // Outlook's "----=_NextPart_…" (copied with any digits); a list manager's bare
+    // "_NextPart_1_…" is its own format.
+    if (b === null || !/^[-=]{1,12}_NextPart_/i.test(b[1] ?? '')) return null;
+    if (MS_MAILER.test(v.header('x-mailer')) || v.hasHeader('x-mimeole')) return null;
+    return `boundary '${short(b[1] ?? '')}'`;
+  },
+);
+headerRule(
+  'MSGID_RATWARE_ZEROES',
+  'header',
+  1.0,
+  'Message-ID of zero-padded fields (a bulk-mail tool)',
+  'message-id',
+  /^\s*<0{3,}[0-9a-f]*\$0{3,}[0-9a-f]*\$0{3,}/i,
+);
+add('DATE_TZ_ABSURD', 'header', 2.5, 'The Date field has a time zone that does not exist', (v) => {
+  const m = /([+-])(\d\d)(\d\d)\s*(?:\(|$)/.exec(v.header('date').trim());
+  if (m === null) return null;
+  const hours = Number(m[2]);
+  const minutes = Number(m[3]);
+  return hours > 14 || minutes % 15 !== 0 ? `zone ${m[1] ?? ''}${m[2] ?? ''}${m[3] ?? ''}` : null;
+});
+
+/** Big mail providers whose names ratware puts in its HELO. */
+const BIG_ISP_HELO =
+  /^from (?:[\w-]+\.){0,6}(hotmail|msn|yahoo|aol|earthlink|excite|juno|netscape|compuserve|prodigy|lycos|email|mail)\.(?:com|net)\s*\(([^)[][^)]{0,200})\)/i;
+add(
+  'RCVD_FORGED_BIG_ISP',
+  'header',
+  2.0,
+  'A relay claimed to be a big mail provider but its address is not named for it',
+  (v) => {
+    for (const value of v.headers('received').slice(0, 20)) {
+      const m = BIG_ISP_HELO.exec(value);
+      if (m === null) continue;
+      // A provider's own relays resolve to its names; "(200.1.2.3 [200.1.2.3])" does not.
+      const provider = (m[1] ?? '').toLowerCase();
+      const reverse = (m[2] ?? '').toLowerCase();
+      // Only the "(rdns [ip])" form a receiving MTA writes is judged; others name no address.
+      if (!reverse.includes('[')) continue;
+      if (provider === 'mail' || provider === 'email') {
+        if (!/\b(?:e?mail)\.com\b/.test(reverse)) return `Received '${short(value)}'`;
+      } else if (!reverse.includes(provider)) return `Received '${short(value)}'`;
+    }
+    return null;
+  },
+);
+add(
+  'RCVD_HELO_BARE_IP',
+  'header',
+  1.5,
+  'A relay greeted with a bare public IP address instead of a host name',
+  (v) => {
+    for (const value of v.headers('received').slice(0, 20)) {
+      // MTAs write "from name (rdns [ip])"; bulk tools HELO with a made-up public address.
+      // Private addresses are NATed clients, webmail writes "(SquirrelMail ...)", qmail "(HELO".
+      if (
+        /^from (?!(?:10|127|192\.168|172\.(?:1[6-9]|2\d|3[01]))\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3} \((?!helo|proxying|squirrelmail)/i.test(
+          value,
+        )
+      ) {
+        return `Received '${short(value)}'`;
+      }
+    }
+    return null;
+  },
+);
+bodyCount('ADVANCE_FEE_PHRASES', 'body', 1.5, 'Phrasing typical of advance-fee (419) letters', 3, [
+  /\bthis medium\b/,
+  /\bhighly placed\b/,
+  /\bforeign partner/,
+  /\bmodalities\b/,
+  /\bgod bless\b/,
+  /\btrustworthy\b/,
+  /\butmost (?:confidentiality|secrecy|trust|discretion)/,
+  /\b\d{1,2} ?% (?:of the|of this) (?:total|funds?|sum|money|amount)/,
+  /\b(?:transfer|remit) (?:the|this) (?:sum|funds?)/,
+  /\bdear (?:partner|friend)|\bseeking your (?:partnership|assistance|co-?operation)/,
+  /\bnext of kin\b/,
+  /\b(?:bank|account) (?:details|particulars)/,
+  /\bkindly\b/,
+]);
+headerRule(
+  'XMAILER_CDO',
+  'header',
+  1.0,
+  "Sent by a server-side mailing component (CDO), not a person's mail program",
+  'x-mailer',
+  // CDO for Windows is the bare IIS mailer bulk tools drive; CDO for Exchange is an
+  // organisation's own mail server (its notices and newsletters).
+  /^\s*microsoft cdo for windows\b/i,
+);
+headerRule(
+  'FROM_NAME_SALES_DEPT',
+  'header',
+  0.6,
+  'From name is a sales or offers department, not a person',
+  'from',
+  /^\s*"?(?:sales|marketing|advertising|advert\w*|great offers|special[ _]offers?|offers|opt-?in ?list|promotions?|deals)(?: (?:department|team|dept))?"?\s*</i,
+);
+add(
+  'XPRIORITY_NO_MUA',
+  'header',
+  0.8,
+  'Sets X-Priority but names no mail program (bulk tools add the one, not the other)',
+  // With X-MSMail-Priority too, FORGED_MSMAIL_PRIORITY already tells the same story; counting
+  // both would let one header pair make up most of RATWARE_MANY (newsletter servers send it).
+  (v) =>
+    v.hasHeader('x-priority') &&
+    !v.hasHeader('x-msmail-priority') &&
+    !v.hasHeader('x-mailer') &&
+    !v.hasHeader('user-agent')
+      ? `X-Priority '${short(v.header('x-priority'))}' without X-Mailer`
+      : null,
+);
+add(
+  '__MSGID_FROM_RELAY',
+  'header',
+  0,
+  'The Message-ID was written by a relay that took the message over SMTP (the sender wrote none)',
+  (v) => {
+    const id = /([A-Za-z0-9]{8,})@[^>]*>\s*$/.exec(v.header('message-id'));
+    if (id === null) return null;
+    const queueId = id[1] ?? '';
+    for (const value of v.headers('received').slice(0, 20)) {
+      if (!value.includes(queueId)) continue;
+      if (!/\bwith e?smtp\b/i.test(value)) return null;
+      // Local submission and authenticated clients are the relay's own users.
+      if (/^from (?:localhost\b|\S+ \((?:localhost|[^)]*\[127\.0\.0\.1\]))/i.test(value))
+        return null;
+      // The sender's own mail host (its reverse name in the sender's domain) is a company's
+      // newsletter server that writes no Message-ID, not a bulk tool behind a borrowed address.
+      const rdns = /^from \S+ \(([a-z0-9.-]+\.[a-z]{2,}) \[/i.exec(value)?.[1];
+      if (rdns !== undefined && v.from.domain !== '') {
+        if (registrableDomain(rdns.toLowerCase()) === registrableDomain(v.from.domain)) return null;
+      }
+      return `Message-ID made by the relay: '${short(value)}'`;
+    }
+    return null;
+  },
+);
+/** Webmail providers and the names their own relays carry in Received fields. */
+const FREEMAIL_RELAYS: ReadonlyMap<string, RegExp> = new Map([
+  ['hotmail.com', /hotmail|msn\.com/i],
+  ['msn.com', /hotmail|msn\.com/i],
+  ['yahoo.com', /yahoo/i],
+  ['yahoo.co.uk', /yahoo/i],
+  ['aol.com', /\baol\.(?:com|net)/i],
+  ['netscape.net', /netscape|\baol\./i],
+  ['excite.com', /excite/i],
+  ['lycos.com', /lycos/i],
+  ['juno.com', /juno/i],
+  ['earthlink.net', /earthlink|mindspring/i],
+  ['mindspring.com', /earthlink|mindspring/i],
+  ['mail.com', /\bmail\.com/i],
+  ['email.com', /\b(?:e?mail)\.com/i],
+]);
+add(
+  'FORGED_FREEMAIL_FROM',
+  'header',
+  1.5,
+  'From a webmail address, but no relay of that provider handled the message',
+  (v) => {
+    const relays = FREEMAIL_RELAYS.get(v.from.domain);
+    if (relays === undefined) return null;
+    // Some lists rewrite or drop the trail; only direct mail is judged.
+    if (v.hasHeader('list-id') || v.hasHeader('x-beenthere') || v.hasHeader('mailing-list')) {
+      return null;
+    }
+    const received = v.headers('received');
+    if (received.length === 0) return null;
+    return received.some((r) => relays.test(r)) ? null : `From @${v.from.domain} not relayed by it`;
+  },
+);
+headerRule(
+  'XLIBRARY_INDY',
+  'header',
+  0.6,
+  'Sent with the Indy socket library (a common base of bulk-mail tools)',
+  'x-library',
+  /^\s*indy\b/i,
+);
+add('CT_HTML_NO_CHARSET', 'mime', 0.6, 'An HTML-only message that declares no charset', (v) =>
+  /^\s*text\/html\s*$/i.test(v.header('content-type')) ? 'Content-Type: text/html' : null,
+);
+add('HTML_NO_HTML_TAG', 'html', 1.0, 'An HTML-only message without an <html> element', (v) => {
+  if (!/^\s*text\/html/i.test(v.header('content-type'))) return null;
+  for (const part of v.textParts()) {
+    if (part.type === 'text/html' && !/<html/i.test(part.text.slice(0, 4096))) {
+      return 'text/html body without <html>';
+    }
+  }
+  return null;
+});
+const tollFreeWords = phrase(/\btoll[- ]free\b/);
+/** North American toll-free numbers; digits are not in the word index, so a plain regex. */
+const TOLL_FREE_NUMBER = /\b8(?:00|88|77|66)\)?[- .]?\d{3}[- .]\d{4}\b/;
+add('BODY_TOLL_FREE', 'body', 0.8, 'A toll-free number to call', (v) => {
+  const m = tollFreeWords(v) ?? TOLL_FREE_NUMBER.exec(v.lowerBodyText());
+  return m === null ? null : `body: '${short(m[0])}'`;
+});
+bodyPhrase(
+  'BODY_NO_COST',
+  'body',
+  0.6,
+  'Promises no cost, obligation or risk',
+  /\bno (?:cost|obligation|fees?|catch|strings attached|credit check|risk)\b/,
+);
+bodyPhrase(
+  'BODY_DEAR_STRANGER',
+  'body',
+  0.6,
+  'Greets a stranger (dear friend, sir or madam, homeowner)',
+  /\bdear (?:friend|sir|madam|homeowner|opportunity seeker|entrepreneur|business owner|webmaster)\b/,
+);
+bodyPhrase(
+  'BODY_GUARANTEE',
+  'body',
+  // Fitted on TRAIN with a 1.5-point hard-ham margin (newsletters offer guarantees too).
+  0.5,
+  'Money-back or risk-free guarantee',
+  /\b(?:money[- ]back|satisfaction guaranteed|100% guaranteed|risk[- ]free)/,
+);
+
+/** The bulk-tool fingerprints counted by RATWARE_MANY and RATWARE_LOTS. */
+const RATWARE_SUM =
+  '(MSGID_OE_NO_OUTLOOK + DATE_TZ_ABSURD + RCVD_FORGED_BIG_ISP + RCVD_HELO_BARE_IP + XMAILER_CDO + XPRIORITY_NO_MUA + FORGED_MUA_OUTLOOK + FORGED_OE_MSGID + RCVD_FORGED_DATE + MISSING_MUA_HTML + FORGED_MSMAIL_PRIORITY + HTML_NO_HTML_TAG + __MSGID_FROM_RELAY + XLIBRARY_INDY + CT_HTML_NO_CHARSET + MIME_OE_BOUNDARY_NO_OUTLOOK + FORGED_FREEMAIL_FROM + DATE_MISSING_ZONE + MSGID_MALFORMED)';
+meta(
+  'MSGID_RELAY_PITCH',
+  'header',
+  1.0,
+  'Sales language in mail whose Message-ID a relay had to write',
+  '__MSGID_FROM_RELAY && (BODY_REMOVE_LIST || MONEY_MAKING || FREE_OFFER || LOAN_MORTGAGE || PHARMA || ADULT || LOTTERY_419 || ADVANCE_FEE_PHRASES || BULK_MARKETING || MISC_SPAM_PRODUCTS || SUBJ_SPAM_PHRASE || BODY_OPT_IN_CLAIM || BODY_NO_COST || BODY_GUARANTEE || BODY_DEAR_STRANGER || BODY_TOLL_FREE || BODY_NOT_SPAM_CLAIM)',
+);
+meta(
+  'RATWARE_MANY',
+  'header',
+  1.0,
+  'Several fingerprints of bulk-mail tools together',
+  RATWARE_SUM + ' >= 3',
+);
+
+meta(
+  'RATWARE_LOTS',
+  'header',
+  1.0,
+  'Many fingerprints of bulk-mail tools together',
+  RATWARE_SUM + ' >= 5',
 );
 
 /** Every built-in rule, compiled. */

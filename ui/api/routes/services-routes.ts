@@ -5,19 +5,19 @@
  * schedule, next and last run; enable, disable, re-time, run now). Administrators change,
  * viewers read; every change is audited.
  */
-import { loadavg, hostname, uptime } from 'node:os';
 import { join } from 'node:path';
-import si from 'systeminformation';
 import {
   controlService,
   JobStore,
   listServices,
   nextRun,
+  readNodeHealth,
   runJob,
   SERVICES,
   supervisedServices,
   type JobDefinition,
   type JobRun,
+  type NodeHealth,
   type ServiceName,
   type ServiceStatus,
 } from '../../../appliance/index.js';
@@ -86,58 +86,6 @@ export function serviceViews(running: readonly ServiceStatus[]): ServiceView[] {
       memoryBytes: s?.memoryBytes ?? 0,
     };
   });
-}
-
-export interface NodeHealth {
-  readonly at: string;
-  readonly hostname: string;
-  readonly uptimeSeconds: number;
-  readonly cpu: { readonly loadPercent: number; readonly cores: number };
-  readonly loadAverage: readonly number[];
-  readonly memory: {
-    readonly totalBytes: number;
-    readonly availableBytes: number;
-    readonly usedPercent: number;
-  };
-  /** The file system that holds $PARAPET_HOME. */
-  readonly disk: {
-    readonly mount: string;
-    readonly sizeBytes: number;
-    readonly availableBytes: number;
-    readonly usedPercent: number;
-  } | null;
-}
-
-async function readHealth(home: string): Promise<NodeHealth> {
-  const [load, mem, disks] = await Promise.all([si.currentLoad(), si.mem(), si.fsSize()]);
-  // The longest mount point that contains the home.
-  const disk = disks
-    .filter(
-      (d) => home === d.mount || home.startsWith(d.mount.endsWith('/') ? d.mount : `${d.mount}/`),
-    )
-    .sort((a, b) => b.mount.length - a.mount.length)[0];
-  const round = (n: number): number => Math.round(n * 10) / 10;
-  return {
-    at: new Date().toISOString(),
-    hostname: hostname(),
-    uptimeSeconds: Math.round(uptime()),
-    cpu: { loadPercent: round(load.currentLoad), cores: load.cpus.length },
-    loadAverage: loadavg().map(round),
-    memory: {
-      totalBytes: mem.total,
-      availableBytes: mem.available,
-      usedPercent: mem.total > 0 ? round(((mem.total - mem.available) / mem.total) * 100) : 0,
-    },
-    disk:
-      disk === undefined
-        ? null
-        : {
-            mount: disk.mount,
-            sizeBytes: disk.size,
-            availableBytes: disk.available,
-            usedPercent: round(disk.use),
-          },
-  };
 }
 
 export interface JobView extends JobDefinition {
@@ -253,7 +201,7 @@ export const servicesModule: ApiModule = {
       async () => {
         // systeminformation runs df and reads /proc: at most once every 3 s for all callers.
         if (health === null || Date.now() - health.at > 3000) {
-          const value = readHealth(config.home);
+          const value = readNodeHealth(config.home);
           health = { at: Date.now(), value };
           value.catch(() => {
             health = null;
