@@ -20,7 +20,6 @@
  * Writes bench-results/web-<time>.json.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -34,6 +33,7 @@ import {
 import { packageRoot } from '../api/app.js';
 import { chromiumPath, launchBrowser, newPage } from '../test/browser.js';
 import { startWebNode, WebClient } from '../test/web-node.js';
+import { freePort } from '../test/free-port.js';
 
 function envNumber(name: string, fallback: number): number {
   const value = Number(process.env[name]);
@@ -47,18 +47,6 @@ const BROWSER = process.env['BENCH_BROWSER'] !== '0';
 const CHUNK = 500_000;
 const DAY_MS = 86_400_000;
 const PASSWORD = 'bench password 1234';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return port;
-}
 
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -7,7 +7,6 @@
  * b.example). MESSAGES names each message by what the tests use it for.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,6 +17,7 @@ import {
   type Db,
 } from '../../appliance/index.js';
 import { startWebNode, WebClient, type WebNode } from './web-node.js';
+import { freePort } from './free-port.js';
 
 export const PASSWORD = 'correct horse battery staple 42';
 
@@ -42,20 +42,6 @@ export interface PortalFixture {
   /** A client signed in as `username`. */
   signedIn(username: string): Promise<WebClient>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 function rawMessage(from: string, to: readonly string[], subject: string, body: string): Buffer {

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,6 +27,7 @@ import { QuarantineWriter, messageFromBytes } from '../../filter/index.js';
 import { chromiumPath, launchBrowser, newPage, screenshot, signInThroughForm } from './browser.js';
 import { startTestSmtpSink, type TestSmtpSink } from './smtp-sink.js';
 import { startWebNode, type WebNode } from './web-node.js';
+import { freePort } from './free-port.js';
 
 const skip =
   chromiumPath() === null
@@ -35,18 +35,6 @@ const skip =
     : !existsSync('/usr/lib/postgresql') || process.env['PARAPET_SKIP_DB_TESTS'] === '1'
       ? 'no PostgreSQL server binaries'
       : false;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return port;
-}
 
 const PASSWORD = 'correct horse battery';
 

@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DATABASE_CONFIG, migrate, openDatabase } from '../../../appliance/index.js';
 import { startWebNode, WebClient, type WebNode } from '../../test/web-node.js';
+import { freePort } from '../../test/free-port.js';
 
 function hasPostgres(): boolean {
   try {
@@ -24,18 +24,6 @@ function hasPostgres(): boolean {
 }
 
 const skip = hasPostgres() ? false : 'no PostgreSQL server binaries';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return port;
-}
 
 test(
   'dashboard today: other nodes from the roll-ups, this node from its log',

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import {
 } from '../../../appliance/index.js';
 import { ParapetError, QuarantineWriter, messageFromBytes } from '../../../filter/index.js';
 import { startWebNode, WebClient, type WebNode } from '../../test/web-node.js';
+import { freePort } from '../../test/free-port.js';
 
 interface PageBody {
   rows: { id: string; time: string }[];
@@ -55,18 +55,6 @@ const ids = (p: PageBody): string[] => p.rows.map((r) => r.id);
 
 const PG_MISSING =
   !existsSync('/usr/lib/postgresql') || process.env['PARAPET_SKIP_DB_TESTS'] === '1';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return port;
-}
 
 /** Writes a message into the node's quarantine for real and gives its database row. */
 async function quarantine(

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +17,7 @@ import {
 } from '../../../appliance/index.js';
 import { ParapetError } from '../../../filter/index.js';
 import { startWebNode, WebClient, type WebNode } from '../../test/web-node.js';
+import { freePort } from '../../test/free-port.js';
 
 interface TableBody {
   kind: string;
@@ -28,18 +28,6 @@ interface TableBody {
 
 const PG_MISSING =
   !existsSync('/usr/lib/postgresql') || process.env['PARAPET_SKIP_DB_TESTS'] === '1';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return port;
-}
 
 /** An attacker-chosen sender: a formula, a comma and quotes, to check the CSV cell. */
 const NASTY_SENDER = '=cmd,"x"@evil.example';
