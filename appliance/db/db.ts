@@ -138,12 +138,20 @@ export class Db implements Queryable {
       throw wrapPgError(err);
     }
     let broken: Error | undefined;
+    // A lent connection that drops (server stopped, network) emits 'error' on the client, and
+    // pg's pool listens only while it is idle: without this listener the process would die of
+    // an uncaught error instead of the query failing with ERR_DB_UNAVAILABLE.
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    raw.on('error', onError);
     try {
       return await fn(clientQueryable(raw));
     } catch (err) {
       if (err instanceof ParapetError && err.code === 'ERR_DB_UNAVAILABLE') broken = err;
       throw err;
     } finally {
+      raw.off('error', onError);
       raw.release(broken);
     }
   }
