@@ -22,6 +22,8 @@ export { Db, openDatabase, migrate, sqlState, type DbOptions, type Queryable } f
 export * as reports from './db/reports-repo.js';
 export {
   searchQuarantine,
+  getQuarantineRow,
+  setQuarantineStatus,
   type QuarantinePage,
   type QuarantineRow,
   type QuarantineSearch,

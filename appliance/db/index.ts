@@ -50,6 +50,8 @@ export {
 export {
   insertQuarantineRows,
   searchQuarantine,
+  getQuarantineRow,
+  setQuarantineStatus,
   type NewQuarantineRow,
   type QuarantinePage,
   type QuarantineRow,

@@ -296,9 +296,7 @@ export async function searchQuarantine(
     );
   }
   const select = (conditions: readonly string[]): string =>
-    `SELECT id, node_id, ts, ts::text AS ts_key, queue_id, client_address, helo, sender,
-       recipients, subject, size_bytes, reason, score, symbols, rule, virus_names, status,
-       released_at, released_by, path
+    `SELECT ${ROW_COLUMNS}
      FROM quarantine
      WHERE ${conditions.join(' AND ')}
      ORDER BY ts DESC, id DESC
@@ -353,6 +351,38 @@ const QUERY_CANCELED = '57014';
 /** What searchQuarantine needs: transactions, for its SET LOCAL planner settings. */
 export interface Transactional {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+const ROW_COLUMNS = `id, node_id, ts, ts::text AS ts_key, queue_id, client_address, helo, sender,
+       recipients, subject, size_bytes, reason, score, symbols, rule, virus_names, status,
+       released_at, released_by, path`;
+
+/** One row by message id, or null. */
+export async function getQuarantineRow(db: Queryable, id: string): Promise<QuarantineRow | null> {
+  const rows = await db.query<RawRow>(`SELECT ${ROW_COLUMNS} FROM quarantine WHERE id = $1`, [id]);
+  const row = rows[0];
+  return row === undefined ? null : fromRaw(row);
+}
+
+/**
+ * The row's status after an action on the stored message: released (the first release's time
+ * and actor are kept; a deleted row stays deleted) or deleted.
+ */
+export async function setQuarantineStatus(
+  db: Queryable,
+  id: string,
+  status: 'released' | 'deleted',
+  by: string,
+): Promise<void> {
+  if (status === 'released') {
+    await db.query(
+      `UPDATE quarantine SET status = 'released', released_at = coalesce(released_at, now()),
+         released_by = coalesce(released_by, $2) WHERE id = $1 AND status <> 'deleted'`,
+      [id, by],
+    );
+  } else {
+    await db.query(`UPDATE quarantine SET status = 'deleted' WHERE id = $1`, [id]);
+  }
 }
 
 function fromRaw(r: RawRow): QuarantineRow {

@@ -17,6 +17,8 @@ import {
   type Db,
   type QuarantineActions,
   type QuarantineEntry,
+  getQuarantineRow,
+  setQuarantineStatus,
   type QuarantineRow,
   type QuarantineSearch,
   type QuarantineStatus,
@@ -284,57 +286,6 @@ export async function messageContent(raw: Buffer): Promise<MessageContent> {
   };
 }
 
-interface DbRowRaw {
-  id: string;
-  node_id: string;
-  ts: Date;
-  client_address: string | null;
-  helo: string | null;
-  sender: string | null;
-  recipients: string[];
-  subject: string | null;
-  size_bytes: number;
-  reason: string;
-  score: number | null;
-  symbols: unknown[];
-  rule: string | null;
-  virus_names: string[];
-  status: QuarantineStatus;
-  released_at: Date | null;
-  released_by: string | null;
-}
-
-/*
- * Two small statements the repository does not have yet (appliance/db/quarantine-repo.ts
- * offers insert and search): one row by id, and the status change after an action.
- */
-async function findRow(db: Db, id: string): Promise<DbRowRaw | null> {
-  const rows = await db.query<DbRowRaw>(
-    `SELECT id, node_id, ts, client_address, helo, sender, recipients, subject, size_bytes,
-            reason, score, symbols, rule, virus_names, status, released_at, released_by
-     FROM quarantine WHERE id = $1`,
-    [id],
-  );
-  return rows[0] ?? null;
-}
-
-async function setRowStatus(
-  db: Db,
-  id: string,
-  status: 'released' | 'deleted',
-  by: string,
-): Promise<void> {
-  if (status === 'released') {
-    await db.execute(
-      `UPDATE quarantine SET status = 'released', released_at = coalesce(released_at, now()),
-         released_by = coalesce(released_by, $2) WHERE id = $1 AND status <> 'deleted'`,
-      [id, by],
-    );
-  } else {
-    await db.execute(`UPDATE quarantine SET status = 'deleted' WHERE id = $1`, [id]);
-  }
-}
-
 type BulkAction = 'approve' | 'approve-allow' | 'forward' | 'delete';
 
 interface ActionResult {
@@ -377,7 +328,7 @@ export const quarantineModule: ApiModule = {
       const db = await databaseOrNull();
       if (db === null) return false;
       try {
-        await setRowStatus(db, id, status, by);
+        await setQuarantineStatus(db, id, status, by);
         return true;
       } catch (err) {
         request.log.warn({ err, id }, 'quarantine status not recorded in the database');
@@ -555,10 +506,10 @@ export const quarantineModule: ApiModule = {
       async (request) => {
         const id = request.params.id;
         const db = await databaseOrNull();
-        let row: DbRowRaw | null = null;
+        let row: QuarantineRow | null = null;
         if (db !== null) {
           try {
-            row = await findRow(db, id);
+            row = await getQuarantineRow(db, id);
           } catch (err) {
             if (!isUnavailable(err)) throw asUiError(err);
           }
@@ -579,22 +530,22 @@ export const quarantineModule: ApiModule = {
         const symbols = symbolViews(row?.symbols ?? entry?.symbols ?? []);
         return {
           id,
-          time: row?.ts.toISOString() ?? entry?.time ?? null,
-          nodeId: row?.node_id ?? ctx.config.nodeId,
+          time: row?.time.toISOString() ?? entry?.time ?? null,
+          nodeId: row?.nodeId ?? ctx.config.nodeId,
           status: row?.status ?? (entry?.status === 'released' ? 'released' : 'held'),
-          from: row?.sender ?? entry?.from ?? null,
-          to: row?.recipients ?? entry?.to ?? [],
+          from: row?.from ?? entry?.from ?? null,
+          to: row?.to ?? entry?.to ?? [],
           subject: row?.subject ?? entry?.subject ?? null,
-          client: row?.client_address ?? entry?.client ?? null,
+          client: row?.clientAddress ?? entry?.client ?? null,
           helo: row?.helo ?? null,
-          sizeBytes: row?.size_bytes ?? entry?.sizeBytes ?? 0,
+          sizeBytes: row?.sizeBytes ?? entry?.sizeBytes ?? 0,
           reason: row?.reason ?? entry?.reason ?? '',
           score: row?.score ?? entry?.score ?? null,
           rule: row?.rule ?? entry?.rule ?? null,
-          virusNames: row?.virus_names ?? [],
+          virusNames: row?.virusNames ?? [],
           symbols,
-          releasedAt: row?.released_at?.toISOString() ?? entry?.state.releasedAt ?? null,
-          releasedBy: row?.released_by ?? entry?.state.releasedBy ?? null,
+          releasedAt: row?.releasedAt?.toISOString() ?? entry?.state.releasedAt ?? null,
+          releasedBy: row?.releasedBy ?? entry?.state.releasedBy ?? null,
           forwards: entry?.state.forwards ?? [],
           onThisNode: entry !== null,
           message: content,
