@@ -5,15 +5,16 @@
  *
  *   node --import tsx appliance/bench/rules-eval.ts [--split train|test|all] [--show-fp N]
  *     [--symbols N] [--threshold 5] [--bayes-cv] [--near M] [--fit [--hard-margin M]]
- *     [--fit-symbols SYMBOL,...] [--set SYMBOL=score,...]
+ *     [--fit-symbols SYMBOL,...] [--fit-both] [--set SYMBOL=score,...] [--dump FILE]
  *
  * `--fit --bayes-cv` fits the rule scores together with Bayes, as SpamAssassin fits a separate
  * score set for use with Bayes: each message's BAYES_* finding comes from a store trained on
  * the other four folds of the split (folds by id mod 5) and enters the fit as a fixed score.
  * `--near M` lists the hams scoring at least threshold − M (after Bayes with `--bayes-cv`);
- * `--hard-margin M` makes the fit treat hard ham as a false positive from threshold − M.
+ * `--hard-margin M` makes the fit treat hard ham as a false positive from threshold − M;
+ * `--fit-both` fits one score set for both: each message counts with and without Bayes.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BodySpool,
@@ -114,19 +115,26 @@ function fitScores(
   const index = new Map(symbols.map((s, i) => [s, i]));
   const base = symbols.map((s) => RULE_CATALOGUE.get(s)?.score ?? 0);
   const w = [...base];
-  const rows = samples.map((s, i) => {
+  // `--fit-both` (with --bayes-cv): each message counts twice, with and without its Bayes
+  // score, so one score set serves a node with Bayes and one without.
+  const both = process.argv.includes('--fit-both');
+  const rows = samples.flatMap((s, i) => {
     const feats: number[] = [];
     let fixed = 0;
+    let bayes = 0;
     for (const f of results[i]?.findings ?? []) {
       const k = index.get(f.symbol);
-      if (k === undefined) fixed += f.score;
+      if (f.symbol.startsWith('BAYES_')) bayes += f.score;
+      else if (k === undefined) fixed += f.score;
       else feats.push(k);
     }
     const hard = s.group === 'hard-ham-1';
     const weight = s.spam ? 1 : hard ? 12 : 4;
     // Hard ham is judged against a lower bar: a safety margin for the hams TRAIN did not see.
     const bar = hard ? threshold - hardMargin : threshold;
-    return { feats, fixed, y: s.spam ? 1 : 0, weight, bar };
+    const y = s.spam ? 1 : 0;
+    const row = { feats, fixed: fixed + bayes, y, weight, bar };
+    return both ? [row, { feats, fixed, y, weight, bar }] : [row];
   });
   const lr = 0.02;
   const lambda = 0.002;
@@ -157,6 +165,7 @@ async function addCrossValidatedBayes(
   samples: readonly Sample[],
   messages: readonly Message[],
   results: { score: number; findings: readonly Finding[] }[],
+  scores: Readonly<Record<string, number>>,
 ): Promise<void> {
   const signal = new AbortController().signal;
   const fold = (s: Sample): number => Number(s.file.slice(0, 5)) % 5;
@@ -180,7 +189,11 @@ async function addCrossValidatedBayes(
       const m = messages[i];
       const r = results[i];
       if (s === undefined || m === undefined || r === undefined || fold(s) !== f) continue;
-      const extra = (await bayes.scan(m, signal)).findings;
+      // `--set BAYES_50=1` tries band scores too.
+      const extra = (await bayes.scan(m, signal)).findings.map((x) => ({
+        ...x,
+        score: scores[x.symbol] ?? x.score,
+      }));
       results[i] = {
         score: r.score + extra.reduce((a, x) => a + x.score, 0),
         findings: [...r.findings, ...extra],
@@ -218,6 +231,25 @@ function printNearHam(
     const syms = r.findings.map((x) => `${x.symbol}(${String(x.score)})`).join(' ');
     console.log(`  NEAR ${s.group}/${s.file} ${r.score.toFixed(1)}: ${syms}`);
   }
+}
+
+/**
+ * `--dump FILE`: one JSON line per message (group, file, symbols with their scores, Bayes band
+ * included with `--bayes-cv`), to try score changes offline without scanning again.
+ */
+async function dumpFindings(
+  file: string,
+  samples: readonly Sample[],
+  results: readonly { findings: readonly Finding[] }[],
+): Promise<void> {
+  const lines = samples.map((s, i) =>
+    JSON.stringify({
+      group: s.group,
+      file: s.file,
+      findings: (results[i]?.findings ?? []).map((f) => [f.symbol, f.score]),
+    }),
+  );
+  await writeFile(file, `${lines.join('\n')}\n`);
 }
 
 async function main(): Promise<void> {
@@ -317,12 +349,14 @@ async function main(): Promise<void> {
     console.log(`  FN ${f.name} ${f.score.toFixed(1)}: ${syms}`);
   }
   const bayesCv = process.argv.includes('--bayes-cv');
-  if (bayesCv) await addCrossValidatedBayes(samples, messages, results);
+  if (bayesCv) await addCrossValidatedBayes(samples, messages, results, scores);
   const near = Number(argValue('--near', 'NaN'));
   if (!Number.isNaN(near)) printNearHam(samples, results, threshold, threshold - near, bayesCv);
   if (process.argv.includes('--fit')) {
     fitScores(samples, results, threshold, Number(argValue('--hard-margin', '0')));
   }
+  const dump = argValue('--dump', '');
+  if (dump !== '') await dumpFindings(dump, samples, results);
   await Promise.all(messages.map((m) => m.dispose()));
 }
 

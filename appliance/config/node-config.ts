@@ -30,6 +30,12 @@ export interface PolicyServiceConfig {
   readonly smtpFilter: HostPort | null;
   /** Where accepted mail is re-injected (the MTA's filter-free smtpd, default 127.0.0.1:10026). */
   readonly reinject: HostPort;
+  /**
+   * The re-injection witness's milter socket (`parapet serve witness`, decision 0005 in
+   * filter/decisions), named in the re-injection smtpd's smtpd_milters. Default
+   * `$PARAPET_HOME/run/witness.sock`; null = no witness (the socket mode is milterSocketMode).
+   */
+  readonly witnessSocketPath: string | null;
   readonly messageTimeoutMs: number;
   readonly spoolMemoryBytes: number;
   readonly maxMessageBytes: number;
@@ -126,6 +132,8 @@ export interface NodeConfig {
     readonly ipblockList: string;
     /** One JSON line per refused client. */
     readonly ipblockLog: string;
+    /** The re-injection witness's receipts file. */
+    readonly reinjectReceipts: string;
   };
   readonly policy: PolicyServiceConfig;
   readonly ipblocker: IpBlockerServiceConfig;
@@ -151,6 +159,8 @@ const DEFAULT_POLICY: PolicyServiceConfig = {
   milterSocketMode: 0o660,
   smtpFilter: { host: '127.0.0.1', port: 10025 },
   reinject: { host: '127.0.0.1', port: 10026 },
+  // Replaced by `$PARAPET_HOME/run/witness.sock` at load unless node.json names one (or null).
+  witnessSocketPath: '',
   messageTimeoutMs: 120_000,
   spoolMemoryBytes: 1024 * 1024,
   maxMessageBytes: 50 * 1024 * 1024,
@@ -190,6 +200,8 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     queue: join(home, 'queue'),
     ipblockList: join(home, 'config', 'ipblock.json'),
     ipblockLog: join(home, 'log', 'ipblock.jsonl'),
+    /** The re-injection witness's receipts (filter/smtp/reinject-witness.ts). */
+    reinjectReceipts: join(home, 'spool', 'reinject-receipts.log'),
   };
   for (const dir of [home, paths.config, paths.spool, paths.quarantine, paths.run]) {
     await mkdir(dir, { recursive: true, mode: 0o750 });
@@ -210,7 +222,12 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
       throw new ParapetError('ERR_CONFIG_INVALID', `${file}: ${String(err)}`, { cause: err });
     }
   }
-  const policy = { ...DEFAULT_POLICY, ...(overrides.policy ?? {}) };
+  const merged = { ...DEFAULT_POLICY, ...(overrides.policy ?? {}) };
+  const policy = {
+    ...merged,
+    witnessSocketPath:
+      merged.witnessSocketPath === '' ? join(paths.run, 'witness.sock') : merged.witnessSocketPath,
+  };
   validatePolicyConfig(policy, file);
   const ipblocker: IpBlockerServiceConfig = {
     ...DEFAULT_IPBLOCKER,

@@ -69,7 +69,10 @@ export async function startPolicyService(
   const ledger =
     settings.smtpFilter === null
       ? null
-      : ReinjectLedger.open({ path: join(config.paths.spool, 'reinject-ledger.log') });
+      : ReinjectLedger.open({
+          path: join(config.paths.spool, 'reinject-ledger.log'),
+          receiptsPath: config.paths.reinjectReceipts,
+        });
   let milter: MilterServer | null = null;
   let smtp: SmtpFilterServer | null = null;
   try {

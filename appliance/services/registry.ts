@@ -24,7 +24,15 @@ const notYet = (name: string, description: string): ServiceEntry => ({
 });
 
 export type ServiceName =
-  'database' | 'policy' | 'ipblocker' | 'manager' | 'rpcui' | 'scheduler' | 'queue' | 'antivirus';
+  | 'database'
+  | 'policy'
+  | 'witness'
+  | 'ipblocker'
+  | 'manager'
+  | 'rpcui'
+  | 'scheduler'
+  | 'queue'
+  | 'antivirus';
 
 /**
  * The services by name. ui/ provides manager and rpcui through provideService() (the import
@@ -47,6 +55,14 @@ export const SERVICES: Record<ServiceName, ServiceEntry> = {
     run: async () => {
       const { runPolicyServiceUntilSignal } = await import('./policy.js');
       await runPolicyServiceUntilSignal();
+    },
+  },
+  witness: {
+    description: 'content filter: the re-injection smtpd’s milter that makes retries exact',
+    supervised: true,
+    run: async () => {
+      const { runWitnessServiceUntilSignal } = await import('./witness.js');
+      await runWitnessServiceUntilSignal();
     },
   },
   ipblocker: {

@@ -1,7 +1,7 @@
 /**
  * Health for `parapet service status` and the Manager's Local Services tab: the node's
  * figures from systeminformation (CPU, memory, the disk that holds $PARAPET_HOME, load), and
- * each service's own check — its listeners accept a connection (policy, ipblocker, manager,
+ * each service's own check — its listeners accept a connection (policy, witness, ipblocker, manager,
  * rpcui, database, antivirus), or it is online under pm2 (queue, scheduler: no listener).
  */
 import { connect } from 'node:net';
@@ -77,6 +77,8 @@ export function serviceEndpoints(config: NodeConfig, name: string): Endpoint[] {
         ...(p.milterTcp === null ? [] : [p.milterTcp]),
         ...(p.milterSocketPath === null ? [] : [{ path: p.milterSocketPath }]),
       ];
+    case 'witness':
+      return p.witnessSocketPath === null ? [] : [{ path: p.witnessSocketPath }];
     case 'ipblocker':
       return [config.ipblocker.listen];
     case 'manager':

@@ -102,6 +102,11 @@ export interface MilterNegotiationOptions {
    * whole message.
    */
   readonly noReplyEnvelope?: readonly EnvelopeStage[];
+  /**
+   * Ask the MTA not to send the body (SMFIP_NOBODY) when it offers that. Default false. For a
+   * milter that needs the envelope and headers only (the re-injection witness).
+   */
+  readonly skipBody?: boolean;
 }
 
 /** The SMFIP_NR_* flag of each envelope stage. */
@@ -171,6 +176,7 @@ export function negotiateMilterOptions(
   if (options.noReplyContent === true) {
     protocol |= offeredProtocol & (P.NoReplyHeader | P.NoReplyEndOfHeaders | P.NoReplyBody);
   }
+  if (options.skipBody === true) protocol |= offeredProtocol & P.NoBody;
   for (const stage of options.noReplyEnvelope ?? []) {
     protocol |= offeredProtocol & NO_REPLY_FLAG[stage];
   }

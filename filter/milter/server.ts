@@ -78,6 +78,8 @@ export interface MilterServerOptions {
    * Turn off for an MTA whose small writes do stall.
    */
   readonly noReplyOverTcp?: boolean;
+  /** Ask the MTA not to send bodies (SMFIP_NOBODY): for a pipeline that reads headers only. */
+  readonly skipBody?: boolean;
   /** Diagnostics sink (filter/log EventSink fits). */
   readonly onEvent?: MilterEventSink;
 }
@@ -191,6 +193,7 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
           : cfg.noReplyOverTcp
             ? quietStages.filter((stage) => stage !== 'mailFrom')
             : [],
+        skipBody: cfg.skipBody === true,
       },
       ...(cfg.spoolMemoryBytes === undefined ? {} : { spoolMemoryBytes: cfg.spoolMemoryBytes }),
       ...(cfg.spoolDir === undefined ? {} : { spoolDir: cfg.spoolDir }),

@@ -20,6 +20,11 @@ export {
   type ReinjectLedgerOptions,
 } from './reinject-ledger.js';
 export {
+  startReinjectWitness,
+  type ReinjectWitness,
+  type ReinjectWitnessOptions,
+} from './reinject-witness.js';
+export {
   SmtpSession,
   DEFAULT_SMTP_SESSION_OPTIONS,
   resolveSmtpSessionOptions,

@@ -73,6 +73,12 @@ export interface ReinjectSendOptions {
    * not throw.
    */
   readonly onEndOfDataWritten?: () => void;
+  /**
+   * Called synchronously right before the write that carries the final "." (or the last BDAT
+   * chunk): the ledger's prepared record (decision 0005). If it throws, nothing more is sent
+   * and the re-injection fails.
+   */
+  readonly onBeforeEndOfData?: () => void;
 }
 
 /** The seam the session uses, so tests can replace re-injection. */
@@ -349,13 +355,7 @@ export class ReinjectClient implements MessageReinjector {
       );
     }
 
-    await sendDotStuffed(
-      connection,
-      message,
-      this.#dataTimeoutMs,
-      signal,
-      options.onEndOfDataWritten,
-    );
+    await sendDotStuffed(connection, message, this.#dataTimeoutMs, signal, options);
     const final = await connection.readReply(this.#dataTimeoutMs, signal, 'dot');
     connection.reusable = true;
     const reply = toSmtpReply(final);
@@ -384,6 +384,7 @@ export class ReinjectClient implements MessageReinjector {
     // hook runs in that same turn (decision 0005), exactly as for the final "." of DATA.
     await connection.flushed();
     connection.contentSent = true;
+    beforeEndOfData(connection, options);
     const drained = connection.write(
       Buffer.concat([Buffer.from(commands, 'utf8'), ...pieces]),
       options.onEndOfDataWritten,
@@ -483,7 +484,7 @@ async function sendDotStuffed(
   message: Message,
   dataTimeoutMs: number,
   signal: AbortSignal | undefined,
-  onEndOfDataWritten: (() => void) | undefined,
+  hooks: Pick<ReinjectSendOptions, 'onEndOfDataWritten' | 'onBeforeEndOfData'>,
 ): Promise<void> {
   let atLineStart = true;
   let last = -1;
@@ -549,11 +550,28 @@ async function sendDotStuffed(
   await connection.flushed();
   // The hook runs when the "." has reached the kernel: from then on the MTA will commit the
   // message even if this process dies (decision 0005), and not a moment earlier.
+  beforeEndOfData(connection, hooks);
   const drained = connection.write(
     pending.length === 1 ? terminator : Buffer.concat(pending),
-    onEndOfDataWritten,
+    hooks.onEndOfDataWritten,
   );
   if (!drained) await connection.drained(dataTimeoutMs, signal);
+}
+
+/**
+ * Runs the prepared-record hook; when it throws, drops the connection so that the MTA
+ * discards the partial message, and fails the re-injection.
+ */
+function beforeEndOfData(
+  connection: ReinjectConnection,
+  hooks: Pick<ReinjectSendOptions, 'onBeforeEndOfData'>,
+): void {
+  try {
+    hooks.onBeforeEndOfData?.();
+  } catch (err) {
+    connection.destroy();
+    throw new ReinjectError('body', `not sent: ${errorText(err)}`, null, err);
+  }
 }
 
 function toSmtpReply(reply: ParsedReply): SmtpReply {

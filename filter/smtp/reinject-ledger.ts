@@ -1,16 +1,25 @@
 /**
  * The re-injection ledger: how the content filter keeps "exactly once" when it is killed
- * between re-injecting a message and telling upstream Postfix so (decision 0004).
+ * between re-injecting a message and telling upstream Postfix so (decision 0005).
  *
  * Postfix's 10026 smtpd commits a message as soon as it has read the final "." — whether or
  * not we live to read its 250 and pass a 250 upstream. If we die in that window, upstream
- * Postfix retries a message that was already delivered. So, in the same event-loop turn in
- * which the "." leaves this process, the ledger records the message's upstream fingerprint as
- * *committed*; a later attempt with the same fingerprint (Postfix retrying the same queue file)
- * is answered 250 at once, without delivering it again.
+ * Postfix retries a message that was already delivered. So:
  *
- * - The record is appended with a synchronous write(2): it survives SIGKILL (the kernel holds
- *   it) without an fsync per message. After a machine crash, records from the previous boot
+ * - just before the "." leaves this process the ledger records the message's upstream
+ *   fingerprint as *prepared* (P), and just after, as *committed* (C);
+ * - a later attempt with the same fingerprint (Postfix retrying the same queue file) whose
+ *   record is committed is answered 250 at once, without delivering it again;
+ * - a prepared record without its commit means we died between the two writes — the "." may
+ *   or may not have reached the MTA (a process preempted right after its write(2) can be
+ *   killed before it runs again: seen under load). The re-injection witness (a separate
+ *   process the 10026 smtpd consults as its milter, reinject-witness.ts) wrote a receipt
+ *   for every copy that MTA accepted; the retry is answered from the ledger when the receipt
+ *   of the prepared copy is there, and re-injected when it is not. Without a witness a
+ *   prepared record counts as not delivered (a duplicate is possible, a loss is not).
+ *
+ * - Records are appended with a synchronous write(2): they survive SIGKILL (the kernel holds
+ *   them) without an fsync per message. After a machine crash, records from the previous boot
  *   that were never settled are dropped, so the worst case there is a duplicate, never a loss.
  * - If the re-injection then fails (4xx, 5xx, timeout), the record is released and the retry
  *   is re-injected normally.
@@ -42,6 +51,8 @@ export interface LedgerEntry {
   readonly atMs: number;
   /** Upstream's queue id (XFORWARD IDENT), for people reading the ledger. */
   readonly label: string;
+  /** `prepared`: the "." was about to leave; `committed`: it had left. */
+  readonly state: 'prepared' | 'committed';
 }
 
 export interface ReinjectLedgerOptions {
@@ -51,6 +62,11 @@ export interface ReinjectLedgerOptions {
   readonly retentionMs?: number;
   /** The current boot's id; default /proc/sys/kernel/random/boot_id. */
   readonly bootId?: string;
+  /**
+   * The re-injection witness's receipts file (reinject-witness.ts); it and its rotated `.1`
+   * decide prepared records. Absent: no witness, a prepared record counts as not delivered.
+   */
+  readonly receiptsPath?: string;
 }
 
 /** The fingerprint of an upstream delivery attempt: envelope + exact header block + body size. */
@@ -64,8 +80,23 @@ export function reinjectFingerprint(message: Message): string {
   return hash.digest('base64url');
 }
 
-function commitLine(fingerprint: string, entry: LedgerEntry, bootId: string): string {
-  return `C ${fingerprint} ${entry.id} ${entry.atMs} ${bootId} ${entry.label}\n`;
+function recordLine(fingerprint: string, entry: LedgerEntry, bootId: string): string {
+  const kind = entry.state === 'committed' ? 'C' : 'P';
+  return `${kind} ${fingerprint} ${entry.id} ${entry.atMs} ${bootId} ${entry.label}\n`;
+}
+
+/** Whether the witness left a receipt for `id` (current or rotated receipts file). */
+function hasReceipt(receiptsPath: string, id: string): boolean {
+  for (const path of [receiptsPath, `${receiptsPath}.1`]) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'latin1');
+    } catch {
+      continue;
+    }
+    if (text.startsWith(`${id}\n`) || text.includes(`\n${id}\n`)) return true;
+  }
+  return false;
 }
 
 function currentBootId(): string {
@@ -79,15 +110,17 @@ function currentBootId(): string {
 export class ReinjectLedger {
   readonly #path: string;
   readonly #bootId: string;
+  readonly #receiptsPath: string | null;
   readonly #entries = new Map<string, LedgerEntry>();
   /** Settle/release lines not yet written; they ride along with the next commit record. */
   #pending = '';
   #fd: number;
   #linesInFile = 0;
 
-  private constructor(path: string, bootId: string, fd: number) {
+  private constructor(path: string, bootId: string, fd: number, receiptsPath: string | null) {
     this.#path = path;
     this.#bootId = bootId;
+    this.#receiptsPath = receiptsPath;
     this.#fd = fd;
   }
 
@@ -101,18 +134,20 @@ export class ReinjectLedger {
         for (const line of readFileSync(options.path, 'utf8').split('\n')) {
           const [kind, fp, id, at, boot, label] = line.split(' ');
           if (fp === undefined || fp === '') continue;
-          if (kind === 'C' && id !== undefined) {
+          if ((kind === 'C' || kind === 'P') && id !== undefined) {
             const atMs = Number(at);
             // A record from before a machine crash may describe a "." whose message the MTA
             // never synced: forget it (a duplicate is acceptable, a loss is not).
             if (boot !== bootId || !(Date.now() - atMs < retentionMs)) continue;
-            entries.set(fp, { id, atMs, label: label ?? '' });
+            // The last record of a fingerprint wins: P, then C once the "." had left.
+            const state = kind === 'C' ? 'committed' : 'prepared';
+            entries.set(fp, { id, atMs, label: label ?? '', state });
           } else if (kind === 'S' || kind === 'R') {
             entries.delete(fp);
           }
         }
       }
-      const ledger = new ReinjectLedger(options.path, bootId, -1);
+      const ledger = new ReinjectLedger(options.path, bootId, -1, options.receiptsPath ?? null);
       for (const [fp, e] of entries) ledger.#entries.set(fp, e);
       ledger.#compact();
       return ledger;
@@ -121,14 +156,43 @@ export class ReinjectLedger {
     }
   }
 
-  /** The committed re-injection of this fingerprint, if an earlier attempt left one. */
+  /**
+   * The committed re-injection of this fingerprint, if an earlier attempt left one. A prepared
+   * record is decided here, once, by the witness's receipt: committed when it is there, else
+   * released (re-inject). Synchronous; never throws (a decision that cannot be written holds
+   * in memory and is taken again after a restart).
+   */
   lookup(fingerprint: string): LedgerEntry | null {
-    return this.#entries.get(fingerprint) ?? null;
+    const entry = this.#entries.get(fingerprint);
+    if (entry === undefined) return null;
+    if (entry.state === 'committed') return entry;
+    const receipts = this.#receiptsPath;
+    const delivered = receipts !== null && hasReceipt(receipts, entry.id);
+    const decided: LedgerEntry = { ...entry, state: 'committed' };
+    if (delivered) this.#entries.set(fingerprint, decided);
+    else this.#entries.delete(fingerprint);
+    try {
+      this.#append(
+        delivered ? recordLine(fingerprint, decided, this.#bootId) : `R ${fingerprint}\n`,
+        true,
+      );
+    } catch {
+      // Decided in memory; the file keeps the prepared record and a restart decides again.
+    }
+    return delivered ? decided : null;
   }
 
-  /** Unsettled records held (messages in flight plus crash leftovers). */
+  /** Unsettled records held (messages in flight plus crash leftovers), prepared or committed. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * Records that the "." of `id` is about to leave this process. Must be called right before
+   * that write. Synchronous; throws ERR_SPOOL_IO (the "." must then not be sent).
+   */
+  prepare(fingerprint: string, id: string, upstreamQueueId: string | null = null): void {
+    this.#record(fingerprint, id, upstreamQueueId, 'prepared');
   }
 
   /**
@@ -136,9 +200,18 @@ export class ReinjectLedger {
    * that write, after it reached the kernel. Synchronous; throws ERR_SPOOL_IO.
    */
   commit(fingerprint: string, id: string, upstreamQueueId: string | null = null): void {
+    this.#record(fingerprint, id, upstreamQueueId, 'committed');
+  }
+
+  #record(
+    fingerprint: string,
+    id: string,
+    upstreamQueueId: string | null,
+    state: LedgerEntry['state'],
+  ): void {
     const label = (upstreamQueueId ?? '').replace(/\s/g, '');
-    const entry = { id, atMs: Date.now(), label };
-    this.#append(commitLine(fingerprint, entry, this.#bootId), true);
+    const entry: LedgerEntry = { id, atMs: Date.now(), label, state };
+    this.#append(recordLine(fingerprint, entry, this.#bootId), true);
     this.#entries.set(fingerprint, entry);
   }
 
@@ -182,7 +255,7 @@ export class ReinjectLedger {
    * settled lines pile up), then reopens it for appending.
    */
   #compact(): void {
-    const lines = [...this.#entries].map(([fp, e]) => commitLine(fp, e, this.#bootId));
+    const lines = [...this.#entries].map(([fp, e]) => recordLine(fp, e, this.#bootId));
     const tmp = `${this.#path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     writeSync(fd, lines.join(''));

@@ -657,26 +657,39 @@ export class SmtpSession {
             // Policy removed every recipient: a deliberate discard.
             return { reply: SmtpReplies.accepted, verdict, disposition: 'discarded', delivered };
           }
-          const ledgerState = { committed: false };
-          const onEndOfDataWritten = (): void => {
+          // Prepared right before the "." leaves, committed right after (decision 0005).
+          // Without a record a crash can only cause a duplicate, never a loss: a ledger that
+          // cannot be written does not stop the re-injection.
+          const ledgerState = { recorded: false, committed: false };
+          const onBeforeEndOfData = (): void => {
             if (ledger === null || fingerprint === null) return;
+            try {
+              ledger.prepare(fingerprint, message.id, message.envelope.queueId);
+              ledgerState.recorded = true;
+            } catch {
+              // See above.
+            }
+          };
+          const onEndOfDataWritten = (): void => {
+            if (ledger === null || fingerprint === null || !ledgerState.recorded) return;
             try {
               ledger.commit(fingerprint, message.id, message.envelope.queueId);
               ledgerState.committed = true;
             } catch {
-              // Without the record a crash now can only cause a duplicate, never a loss.
+              // See above.
             }
           };
           let result: ReinjectResult;
           try {
             result = await this.#reinjector.reinject(delivered, {
               signal,
+              onBeforeEndOfData,
               onEndOfDataWritten,
               ...(xforward === null ? {} : { xforward }),
             });
           } catch (err) {
             // Not (or not surely) accepted downstream: a retry must be re-injected again.
-            if (ledgerState.committed && fingerprint !== null) ledger?.release(fingerprint);
+            if (ledgerState.recorded && fingerprint !== null) ledger?.release(fingerprint);
             throw err;
           }
           if (ledgerState.committed) this.#unsettled = fingerprint;

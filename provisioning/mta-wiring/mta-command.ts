@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ProvisioningError } from '../errors.js';
+import { join } from 'node:path';
+import { resolveParapetHome } from '../../appliance/index.js';
 import {
   MTA_MODES,
   POSTFIX_WIRING_DEFAULTS,
@@ -25,6 +27,8 @@ interface ConfigurePostfixFlags {
   readonly serviceName: string;
   /** host:port, or false with --no-ipblocker. */
   readonly ipblocker: string | false;
+  /** unix:/path, or false with --no-witness. */
+  readonly witness: string | false;
   readonly reload?: boolean;
   readonly json?: boolean;
 }
@@ -65,6 +69,7 @@ async function runConfigurePostfix(flags: ConfigurePostfixFlags): Promise<void> 
     milterAddress: flags.milterAddress,
     serviceName: flags.serviceName,
     ipblockerAddress: flags.ipblocker === false ? null : flags.ipblocker,
+    witnessAddress: flags.witness === false ? null : flags.witness,
   };
   try {
     const report =
@@ -126,6 +131,12 @@ export function registerMtaCommands(program: Command): void {
       d.ipblockerAddress,
     )
     .option('--no-ipblocker', 'do not wire the IP Blocker (and remove an earlier wiring)')
+    .option(
+      '--witness <unix:/path>',
+      "content filter: the re-injection witness's milter (parapet serve witness)",
+      `unix:${join(resolveParapetHome(), 'run', 'witness.sock')}`,
+    )
+    .option('--no-witness', 'content filter without the re-injection witness')
     .option('--reload', 'run postfix reload afterwards if Postfix is running')
     .option('--json', 'print the report as JSON')
     .exitOverride(exitWithContractCode)

@@ -10,6 +10,7 @@ import { ProvisioningError } from '../errors.js';
 import {
   addMilter,
   configurePostfix,
+  contentFilterMasterCf,
   removeMilter,
   resolveWiringOptions,
   splitMilterList,
@@ -207,6 +208,7 @@ describe('option validation', () => {
     ['socket path with a comma', { milterAddress: 'unix:/run/a,b.sock' }],
     ['service name with a space', { serviceName: 'para pet' }],
     ['zero process limit', { filterProcessLimit: 0 }],
+    ['witness over TCP', { witnessAddress: 'inet:127.0.0.1:3367' }],
   ];
   for (const [name, options] of bad) {
     test(`rejects ${name} with a one-line ERR_MTA_INVALID_OPTION`, () => {
@@ -225,6 +227,25 @@ describe('option validation', () => {
     assert.equal(o.filterPort, 10025);
     assert.equal(o.reinjectPort, 10026);
     assert.equal(o.milterAddress, 'unix:/run/parapet/m.sock');
+  });
+});
+
+describe('re-injection witness', () => {
+  const reinjectEntry = (witnessAddress: string | null, mode = 'content-filter'): string =>
+    contentFilterMasterCf(resolveWiringOptions({ mode, witnessAddress })).find((e) =>
+      e.key.endsWith('/inet'),
+    )?.entry ?? '';
+  test('the re-injection smtpd consults the witness, tempfailing when it is unreachable', () => {
+    const entry = reinjectEntry('unix:/run/parapet/witness.sock');
+    assert.match(entry, / -o smtpd_milters=unix:\/run\/parapet\/witness\.sock /);
+    assert.match(entry, / -o milter_default_action=tempfail /);
+    assert.doesNotMatch(entry, /no_milters/);
+  });
+  test('without a witness, and in milter mode, the re-injection smtpd has no milters', () => {
+    for (const entry of [reinjectEntry(null), reinjectEntry('unix:/w.sock', 'milter')]) {
+      assert.match(entry, /no_milters/);
+      assert.match(entry, / -o smtpd_milters= /);
+    }
   });
 });
 

@@ -78,6 +78,12 @@ export interface PostfixWiringOptions {
    * removes an earlier wiring).
    */
   readonly ipblockerAddress?: string | null;
+  /**
+   * Content-filter mode: the re-injection witness's milter (`unix:/path`, `parapet serve
+   * witness`), consulted by the re-injection smtpd so that retries after a crash of the policy
+   * service are answered exactly once (filter/decisions/0005). Default null: none.
+   */
+  readonly witnessAddress?: string | null;
   /** postconf binary; default found in /usr/sbin, /usr/bin or PATH. */
   readonly postconfPath?: string;
 }
@@ -95,6 +101,8 @@ export interface ResolvedWiringOptions {
   readonly filterProcessLimit: number;
   /** `inet:host:port` of the IP Blocker, or null when it is not wired. */
   readonly ipblockerAddress: string | null;
+  /** `unix:/path` of the re-injection witness, or null. */
+  readonly witnessAddress: string | null;
 }
 
 /** One edit, for the CLI to print: `undefined` means unset (main.cf) or absent (master.cf). */
@@ -195,7 +203,19 @@ export function resolveWiringOptions(options: PostfixWiringOptions = {}): Resolv
     serviceName,
     filterProcessLimit: limit,
     ipblockerAddress: resolveIpBlocker(options.ipblockerAddress),
+    // Milter mode needs no witness: its 10026 smtpd only takes released and outbound mail.
+    witnessAddress: mode === 'content-filter' ? resolveWitness(options.witnessAddress) : null,
   };
+}
+
+/** The witness must be a unix socket: it is on this host, next to the policy service. */
+function resolveWitness(value: string | null | undefined): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const address = validateMilterAddress(value);
+  if (!address.startsWith('unix:')) {
+    throw invalid(`witness address '${value}' must be unix:/absolute/path`);
+  }
+  return address;
 }
 
 function resolveIpBlocker(value: string | null | undefined): string | null {
@@ -296,10 +316,22 @@ export function contentFilterMasterCf(o: ResolvedWiringOptions): MasterEntry[] {
   const reinject = [
     `${listen} inet n - n - - smtpd`,
     `-o syslog_name=${reinjectSyslogName(o.serviceName)}`,
-    // Filtered mail must not be filtered again, nor re-checked, nor sent to milters.
+    // Filtered mail must not be filtered again, nor re-checked, nor sent to milters — but
+    // the witness, when there is one: it accepts every copy and records its receipt, and an
+    // unreachable witness tempfails the copy (the policy service then answers upstream 4xx).
     '-o content_filter=',
-    '-o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters',
-    '-o smtpd_milters=',
+    ...(o.witnessAddress === null
+      ? [
+          '-o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters',
+          '-o smtpd_milters=',
+        ]
+      : [
+          '-o receive_override_options=no_unknown_recipient_checks,no_header_body_checks',
+          `-o smtpd_milters=${o.witnessAddress}`,
+          '-o milter_protocol=6',
+          '-o milter_default_action=tempfail',
+          '-o milter_connect_timeout=10s',
+        ]),
     '-o smtpd_helo_restrictions=',
     '-o smtpd_client_restrictions=',
     '-o smtpd_sender_restrictions=',

@@ -4,8 +4,9 @@
  * still in Postfix's queue — none is lost.
  *
  * - Content filter: Postfix has accepted everything; what was in flight is deferred and, after
- *   a flush, retried. The re-injection ledger (decision 0005) answers retries of messages that
- *   were already re-injected, so none is delivered twice.
+ *   a flush, retried. The re-injection ledger and its witness (filter/decisions/0005) answer
+ *   retries of messages that were already re-injected, so none is delivered twice — also those
+ *   whose "." left just before the kill, before the ledger's commit record could follow.
  * - Milter: while the milter is gone Postfix answers the sender with a tempfail
  *   (milter_default_action = tempfail). The test then does what a sending MTA does: it retries
  *   those messages. A message the sender saw accepted must be delivered exactly once; in the
@@ -27,18 +28,10 @@ const KILL_AFTER_DELIVERED = 120;
 const SEQ = 'X-E2E-Seq';
 const skip = postfixUnavailableReason() ?? parapetUnavailableReason() ?? false;
 
-// Known defect (issue 2): in the content-filter mode about one run in four (more under load)
-// delivers one message of 500 twice — two copies with different X-Parapet-Ids, the first from
-// the killed process, so its re-injection ledger record did not reach the restarted one. Until
-// that is found the case runs and reports as TODO instead of failing the suite; the
-// diagnostics print the ledger lines of the duplicated copies.
-const KNOWN_DUPLICATE =
-  'issue 2: occasionally one duplicate in 500 after SIGKILL (re-injection ledger, decision 0005)';
-
 for (const mode of ['content-filter', 'milter-tcp'] as const satisfies ScenarioMode[]) {
   test(
     `${mode}: SIGKILL of the policy service mid-run loses and duplicates nothing`,
-    { skip, timeout: 300_000, ...(mode === 'content-filter' ? { todo: KNOWN_DUPLICATE } : {}) },
+    { skip, timeout: 300_000 },
     async (t) => {
       const corpus = await loadCorpus(MESSAGES, { offset: 1000 });
       const outgoing = corpus.map((m, seq) => ({
@@ -118,6 +111,25 @@ for (const mode of ['content-filter', 'milter-tcp'] as const satisfies ScenarioM
           );
           t.diagnostic(
             `duplicates: ${JSON.stringify(log.filter((r) => ids.includes(String(r['id']))))}`,
+          );
+          // Each copy's path: its Received headers name every queue id it passed through;
+          // the maillog lines of those ids tell whether upstream retried or the sender resent.
+          const dupSeqs = new Set(duplicated);
+          const queueIds = new Set<string>();
+          for (const d of report.deliveries) {
+            const seq = Number(
+              d.headers.find((h) => h.name.toLowerCase() === SEQ.toLowerCase())?.value,
+            );
+            if (!dupSeqs.has(seq)) continue;
+            const received = d.headers.filter((h) => h.name.toLowerCase() === 'received');
+            t.diagnostic(`copy of ${seq}: ${JSON.stringify(received.map((h) => h.value))}`);
+            for (const h of received) {
+              for (const m of h.value.matchAll(/\bid ([0-9A-F]{6,})/g)) queueIds.add(m[1] ?? '');
+            }
+          }
+          const maillog = await scenario.postfix.readLog();
+          t.diagnostic(
+            `maillog: ${JSON.stringify(maillog.split('\n').filter((l) => [...queueIds].some((q) => q !== '' && l.includes(q))))}`,
           );
         }
         assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] });

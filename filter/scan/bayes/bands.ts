@@ -4,7 +4,11 @@
  * `accuracy-bench --train-only --tune`: 5-fold cross-validation on the TRAIN split of the corpus
  * protocol (CONTRACTS.md) together with the rules as they were then, never from TEST, bounded
  * so that Bayes alone never reaches the spam threshold (5) and strong rule evidence still wins
- * over BAYES_00. Re-run it when the rule scores change much; configuration may override any.
+ * over BAYES_00. The tuner fills its false-positive budget to the last message, so BAYES_50 …
+ * BAYES_95 were then lowered by 0.3–0.4 for a margin: on cross-validated TRAIN the hard ham
+ * (commercial newsletters) that comes near the threshold sits in those bands with 2–3.5 points
+ * of rules; the cut moves six of them below 4.5 for one spam of 500 (rules-eval --bayes-cv
+ * --near). Re-run both when the rule scores change much; configuration may override any.
  */
 import { symbolMap, type SymbolDefinition } from '../symbols.js';
 
@@ -49,28 +53,28 @@ export const BAYES_BANDS: readonly BayesBand[] = [
     symbol: 'BAYES_50',
     from: 0.4,
     group: 'bayes',
-    defaultScore: 1.4,
+    defaultScore: 1,
     description: 'Bayes spam probability is 40 to 60%',
   },
   {
     symbol: 'BAYES_60',
     from: 0.6,
     group: 'bayes',
-    defaultScore: 1.9,
+    defaultScore: 1.5,
     description: 'Bayes spam probability is 60 to 80%',
   },
   {
     symbol: 'BAYES_80',
     from: 0.8,
     group: 'bayes',
-    defaultScore: 3.4,
+    defaultScore: 3.0,
     description: 'Bayes spam probability is 80 to 95%',
   },
   {
     symbol: 'BAYES_95',
     from: 0.95,
     group: 'bayes',
-    defaultScore: 3.8,
+    defaultScore: 3.5,
     description: 'Bayes spam probability is 95 to 99%',
   },
   {

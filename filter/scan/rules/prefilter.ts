@@ -129,6 +129,18 @@ function keysFromRun(run: string, boundaryBefore: boolean, completeAtEnd: boolea
   return out;
 }
 
+/** The word characters at the end of a literal run ('' when it ends in punctuation). */
+function trailingWord(run: string): string {
+  let j = run.length;
+  while (j > 0 && WORD.test(run[j - 1] ?? '')) j--;
+  return run.slice(j);
+}
+
+/** Mandatory literal items spelling `word`. */
+function literalItems(word: string): Item[] {
+  return Array.from(word, (ch): Item => ({ kind: 'lit', ch, optional: false, repeat: false }));
+}
+
 /** Lower is better: few keys, and no key that nearly every message has. */
 function costOf(keys: ReadonlySet<string>): number {
   let cost = 0;
@@ -175,19 +187,26 @@ function keysOfSequence(
       }
       continue;
     }
-    const endsWithNonWord = run !== '' && !WORD.test(run[run.length - 1] ?? '');
+    // A group starts a word only after a word end: the run's last character when there is a
+    // run (`\b1-8(?:00|88)` continues the word "8", it does not start "00"), else `boundary`.
+    const before = run === '' ? boundary : !WORD.test(run[run.length - 1] ?? '');
+    // The word the run ends in, when the group continues it: its characters and whether it
+    // starts a word, so that `\bfree(?:dom|way)` keys on "freed" and "freew".
+    const tail = before ? '' : trailingWord(run);
+    const tailStarts = tail !== '' && (tail.length < run.length || runBoundary);
     flush(endsWord(item));
     if (item.kind === 'boundary') {
       boundary = !item.optional;
       continue;
     }
     if (item.kind === 'group' && !item.optional) {
-      const before = boundary || endsWithNonWord;
       const after = idx + 1 < seq.length ? endsWord(seq[idx + 1]) : boundaryAfter;
       const union = new Set<string>();
       let ok = true;
       for (const alt of item.alts) {
-        const keys = keysOfSequence(alt, before, after);
+        const keys = tailStarts
+          ? keysOfSequence([...literalItems(tail), ...alt], true, after)
+          : keysOfSequence(alt, before, after);
         if (keys === null) {
           ok = false;
           break;
@@ -273,6 +292,48 @@ function leadingOfSequence(
       : (next.kind === 'lit' && !next.optional && !WORD.test(next.ch)) || endsWord(next);
   const key = wordKey(word, complete);
   return key === null ? null : new Set([key]);
+}
+
+/** How a phrase regex is run on a text and its word index. */
+export type PhraseRunner = (text: string, index: WordIndex) => RegExpExecArray | null;
+
+/** A phrase regex with its keys and the runner built from them. */
+export interface CompiledPhrase {
+  readonly re: RegExp;
+  readonly keys: readonly string[] | null;
+  readonly leading: readonly string[] | null;
+  readonly run: PhraseRunner;
+}
+
+/**
+ * Compiles a phrase regex into the cheapest sound runner: tried only where one of its leading
+ * words starts (sticky), else run only when one of its words is present, else always run.
+ */
+export function compilePhrase(re: RegExp): CompiledPhrase {
+  const keys = deriveKeys(re);
+  const leading = deriveLeadingKeys(re);
+  if (leading !== null) {
+    const sticky = new RegExp(re.source, `${re.flags.replace(/[gy]/g, '')}y`);
+    const run: PhraseRunner = (text, index) => {
+      for (const k of leading) {
+        for (const at of index.positions(k)) {
+          sticky.lastIndex = at;
+          const m = sticky.exec(text);
+          if (m !== null) return m;
+        }
+      }
+      return null;
+    };
+    return { re, keys, leading, run };
+  }
+  if (keys !== null) {
+    const run: PhraseRunner = (text, index) => {
+      for (const k of keys) if (index.has(k)) return re.exec(text);
+      return null;
+    };
+    return { re, keys, leading, run };
+  }
+  return { re, keys, leading, run: (text) => re.exec(text) };
 }
 
 /**

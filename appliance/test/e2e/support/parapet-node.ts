@@ -52,6 +52,11 @@ export interface PolicyNodeOptions {
   /** Milter unix socket path, or null. */
   readonly milterSocketPath?: string | null;
   /**
+   * The re-injection witness's socket (content filter): `parapet serve witness` runs next to
+   * the policy service, in its own process that kill() leaves alone; null/absent = none.
+   */
+  readonly witnessSocketPath?: string | null;
+  /**
    * Extra settings merged into node.json's "policy" object. Default policyEngine is
    * 'accept-all' (the data plane's own tests); pass { policyEngine: 'sieve' } for the policy.
    */
@@ -89,6 +94,7 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
     smtpFilter:
       options.smtpFilterPort === null ? null : { host: '127.0.0.1', port: options.smtpFilterPort },
     reinject: { host: '127.0.0.1', port: options.reinjectPort },
+    witnessSocketPath: options.witnessSocketPath ?? null,
     policyEngine: 'accept-all',
     ...options.policy,
   };
@@ -117,12 +123,41 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
     }
   };
 
+  // The witness: started with the first start(), stopped by stop()/dispose(), never killed.
+  let witness: ChildProcess | null = null;
+  const startWitness = async (): Promise<void> => {
+    const socketPath = options.witnessSocketPath ?? null;
+    if (socketPath === null || (witness !== null && witness.exitCode === null)) return;
+    const proc = spawn(process.execPath, [PARAPET_BIN, 'serve', 'witness'], {
+      env: { ...process.env, PARAPET_HOME: home, PARAPET_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    witness = proc;
+    proc.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(socketPath)) {
+      if (proc.exitCode !== null) throw new Error(`witness exited with ${String(proc.exitCode)}`);
+      if (Date.now() > deadline) throw new Error('witness not ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const stopWitness = async (): Promise<void> => {
+    const proc = witness;
+    if (proc === null || proc.exitCode !== null) return;
+    const gone = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    await gone;
+  };
+
   const node: PolicyNode = {
     home,
     pid: () => child?.pid,
     output: () => out,
     start: async () => {
       out = '';
+      await startWitness();
       // PARAPET_E2E_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service.
       const nodeArgs = (process.env['PARAPET_E2E_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
       // PARAPET_E2E_NODE_BIN wraps the service (e.g. a script running strace).
@@ -146,9 +181,14 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
       await waitReady();
     },
     stop: async () => {
-      if (child === null || child.exitCode !== null) return child?.exitCode ?? null;
+      if (child === null || child.exitCode !== null) {
+        await stopWitness();
+        return child?.exitCode ?? null;
+      }
       child.kill('SIGTERM');
-      return exited;
+      const code = await exited;
+      await stopWitness();
+      return code;
     },
     kill: async () => {
       if (child === null || child.exitCode !== null) return;
@@ -165,6 +205,7 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
     },
     dispose: async () => {
       await node.kill();
+      await stopWitness();
       // PARAPET_E2E_KEEP=1 keeps homes (message log, ledger) for a post-mortem.
       if (process.env['PARAPET_E2E_KEEP'] === '1') return;
       await rm(home, { recursive: true, force: true });

@@ -66,6 +66,8 @@ export async function startScenario(
   try {
     if (mode !== 'no-filter') {
       const socketPath = join(postfix.dir, 'parapet-milter.sock');
+      // Next to Postfix's own files: Postfix's smtpd (user postfix) cannot enter a node home.
+      const witnessPath = join(postfix.dir, 'parapet-witness.sock');
       const wiring =
         mode === 'content-filter' || mode === 'passthrough-relay'
           ? [
@@ -75,6 +77,9 @@ export async function startScenario(
               `127.0.0.1:${filterPort}`,
               '--reinject-address',
               `127.0.0.1:${reinjectPort}`,
+              ...(mode === 'content-filter'
+                ? ['--witness', `unix:${witnessPath}`]
+                : ['--no-witness']),
             ]
           : [
               '--mode',
@@ -104,6 +109,7 @@ export async function startScenario(
           reinjectPort,
           milterPort: mode === 'milter-tcp' ? milterPort : null,
           milterSocketPath: mode === 'milter-unix' ? socketPath : null,
+          witnessSocketPath: mode === 'content-filter' ? witnessPath : null,
           ...(options.policy === undefined ? {} : { policy: options.policy }),
           ...(options.scan === undefined ? {} : { scan: options.scan }),
         });
