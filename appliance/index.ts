@@ -122,3 +122,35 @@ export {
   type NodeHealth,
   type ServiceHealth,
 } from './supervisor/node-health.js';
+// Bayes tokens shared through the database, cached by the policy service (issue 4).
+export { PgTokenStore, exportBayesSnapshot, importBayesSnapshotIfEmpty } from './db/index.js';
+export {
+  CachedTokenStore,
+  CompactSnapshot,
+  parseCompactSnapshot,
+  type BayesCacheEvent,
+  type CachedTokenStoreOptions,
+} from './services/bayes-cache.js';
+export {
+  BayesSync,
+  adoptLocalSnapshot,
+  bayesPaths,
+  nodeUsesDatabase,
+  refreshSnapshot,
+  shipLearnSpool,
+  shipTouchSpool,
+  type BayesPaths,
+  type BayesRefreshResult,
+  type BayesSyncEvent,
+  type BayesSyncOptions,
+  type BayesSyncResult,
+} from './services/bayes-sync.js';
+export { learnFilesInto, learnNodeFiles } from './cli/learn-command.js';
+export {
+  BayesAutoLearner,
+  autoLearnClassOf,
+  scoreWithoutBayes,
+  type AutoLearnEntry,
+  type AutoLearnEvent,
+  type BayesAutoLearnerOptions,
+} from './services/bayes-autolearn.js';

@@ -1,12 +1,17 @@
 /**
  * `parapet learn --spam|--ham [--json] FILE|DIR...` (CONTRACTS.md): trains the node's Bayes
- * store, today the JSON-file store at `$PARAPET_HOME/bayes/tokens.json` (the shared
- * PostgreSQL store replaces it with the server group). Directories are read recursively;
- * files that do not start like a message (a header field or an mbox `From ` line) are skipped
- * and counted. Every path is checked before anything is learned, so a typo changes nothing.
+ * store. On a node with a database (an external `database.url`, or the embedded cluster
+ * `parapet start` runs) that is the server group's PostgreSQL store, and the node's snapshot
+ * (`$PARAPET_HOME/bayes/tokens.json`, which the policy service scans from) is refreshed right
+ * after; a node-local tokens.json is imported first when the database store is still empty.
+ * Without a database the JSON-file store at tokens.json is the store. Directories are read
+ * recursively; files that do not start like a message (a header field or an mbox `From ` line)
+ * are skipped and counted. Every path is checked before anything is learned, so a typo changes
+ * nothing.
  *
  * Exit codes: 0 learned (or nothing new to learn), 1 a path is missing or unreadable or the
- * store cannot be read or written, 2 usage (neither or both of --spam and --ham, no path).
+ * store cannot be read or written (the database is not running: ERR_DB_UNAVAILABLE), 2 usage
+ * (neither or both of --spam and --ham, no path).
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,8 +22,18 @@ import {
   messageFromFileBytes,
   openJsonFileTokenStore,
   type BayesClass,
+  type TokenStore,
 } from '../../filter/index.js';
-import { resolveParapetHome } from '../config/node-config.js';
+import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
+import { openDatabase } from '../db/db.js';
+import { PgTokenStore } from '../db/bayes-token-store.js';
+import { readSnapshotOrigin } from '../db/bayes-snapshot.js';
+import {
+  adoptLocalSnapshot,
+  bayesPaths,
+  refreshSnapshot,
+  nodeUsesDatabase,
+} from '../services/bayes-sync.js';
 
 /** Files larger than this are skipped: no mail a gateway accepts is bigger. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -84,48 +99,42 @@ export interface LearnSummary {
   readonly totals: { readonly spam: number; readonly ham: number };
 }
 
-/** Trains the store at `storePath` with the files under `paths`; the work of the command. */
-export async function learnFiles(
-  storePath: string,
+/** Trains `store` with `files` (from {@link collectMessageFiles}); `label` names the store. */
+export async function learnFilesInto(
+  store: TokenStore,
+  label: string,
   cls: BayesClass,
-  paths: readonly string[],
+  files: readonly string[],
 ): Promise<LearnSummary> {
-  const files = await collectMessageFiles(paths);
-  const store = await openJsonFileTokenStore(storePath);
   const trainer = createBayesTrainer(store);
   let learned = 0;
   let relearned = 0;
   let alreadyLearned = 0;
   let skipped = 0;
-  try {
-    for (const file of files) {
-      let bytes: Buffer;
-      try {
-        if ((await stat(file)).size > MAX_MESSAGE_BYTES) {
-          skipped++;
-          continue;
-        }
-        bytes = await readFile(file);
-      } catch (err) {
-        throw inputError(file, err);
-      }
-      if (!looksLikeMessage(bytes)) {
+  for (const file of files) {
+    let bytes: Buffer;
+    try {
+      if ((await stat(file)).size > MAX_MESSAGE_BYTES) {
         skipped++;
         continue;
       }
-      const message = await messageFromFileBytes(bytes);
-      const outcome = await trainer.learn(message, cls);
-      if (outcome === 'learned') learned++;
-      else if (outcome === 'relearned') relearned++;
-      else alreadyLearned++;
+      bytes = await readFile(file);
+    } catch (err) {
+      throw inputError(file, err);
     }
-  } finally {
-    // What was learned before a failure is kept: each message is a complete step.
-    await store.flush();
+    if (!looksLikeMessage(bytes)) {
+      skipped++;
+      continue;
+    }
+    const message = await messageFromFileBytes(bytes);
+    const outcome = await trainer.learn(message, cls);
+    if (outcome === 'learned') learned++;
+    else if (outcome === 'relearned') relearned++;
+    else alreadyLearned++;
   }
   return {
     class: cls,
-    store: storePath,
+    store: label,
     files: files.length,
     learned,
     relearned,
@@ -133,6 +142,76 @@ export async function learnFiles(
     skipped,
     totals: await store.totals(),
   };
+}
+
+/**
+ * Trains the JSON-file store at `storePath` with the files under `paths`. Refuses a snapshot
+ * exported from the database (ERR_BAYES_STORE_IO): use {@link learnNodeFiles}, which picks the
+ * node's store.
+ */
+export async function learnFiles(
+  storePath: string,
+  cls: BayesClass,
+  paths: readonly string[],
+  /** Train a database copy as the node's own store (a node that no longer has a database). */
+  options: { adoptDatabaseCopy?: boolean } = {},
+): Promise<LearnSummary> {
+  const files = await collectMessageFiles(paths);
+  const copy = (await readSnapshotOrigin(storePath))?.kind === 'database';
+  if (copy && options.adoptDatabaseCopy !== true) {
+    // Training the cache would be overwritten by the next export (or set aside as a node's
+    // own store): the node's store is the database.
+    throw new ParapetError(
+      'ERR_BAYES_STORE_IO',
+      `${storePath} is a copy of the database store: train through learnNodeFiles`,
+    );
+  }
+  const store = await openJsonFileTokenStore(storePath);
+  // The copy holds no learned keys; a message learned into the database before is counted
+  // again here.
+  try {
+    return await learnFilesInto(store, storePath, cls, files);
+  } finally {
+    // What was learned before a failure is kept: each message is a complete step.
+    await store.flush();
+  }
+}
+
+/**
+ * Trains the node's store (see the module comment) with the files under `paths`. The
+ * database is never started here: a node whose database is down gets ERR_DB_UNAVAILABLE.
+ */
+export async function learnNodeFiles(
+  config: Pick<NodeConfig, 'home' | 'database'>,
+  cls: BayesClass,
+  paths: readonly string[],
+): Promise<LearnSummary> {
+  const bayes = bayesPaths(config.home);
+  if (!nodeUsesDatabase(config)) {
+    return learnFiles(bayes.tokens, cls, paths, { adoptDatabaseCopy: true });
+  }
+  const files = await collectMessageFiles(paths);
+  const { db } = await openDatabase(config.home, config.database, {
+    applicationName: 'parapet-learn',
+    start: false,
+  });
+  try {
+    await adoptLocalSnapshot(db, bayes);
+    let summary: LearnSummary;
+    try {
+      summary = await learnFilesInto(new PgTokenStore(db), 'database', cls, files);
+    } catch (err) {
+      // What was learned before the failure is committed: let the snapshot show it.
+      await refreshSnapshot(db, bayes).catch(() => undefined);
+      throw err;
+    }
+    // The policy service scans the snapshot: refresh it now rather than at the database
+    // service's next step.
+    await refreshSnapshot(db, bayes);
+    return summary;
+  } finally {
+    await db.close();
+  }
 }
 
 export function registerLearnCommand(program: Command): void {
@@ -156,7 +235,7 @@ export function registerLearnCommand(program: Command): void {
           });
         }
         const cls: BayesClass = options.spam === true ? 'spam' : 'ham';
-        const summary = await learnFiles(bayesStorePath(resolveParapetHome()), cls, paths);
+        const summary = await learnNodeFiles(await loadNodeConfig(), cls, paths);
         if (options.json === true) {
           process.stdout.write(`${JSON.stringify(summary)}\n`);
           return;

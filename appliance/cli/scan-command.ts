@@ -24,7 +24,11 @@ export function registerScanCommand(program: Command): void {
     .option('--json', 'one JSON object per message (CONTRACTS.md)')
     .action(async (files: string[], opts: { json?: boolean }) => {
       const config = await loadNodeConfig();
-      const built = await buildScanners(config);
+      // A one-off scan neither marks tokens as used nor learns: it may run as another user.
+      const built = await buildScanners(config, process.env, {
+        bayesTouches: false,
+        autoLearn: false,
+      });
       const scanners = built.scanners;
       try {
         for (const file of files) {

@@ -70,3 +70,20 @@ export {
   type AuditLogShipperOptions,
   type AuditShipperEvent,
 } from './audit-log-shipper.js';
+// The server group's Bayes store (issue 4; bayes-shared-store.decision.md).
+export {
+  PgTokenStore,
+  applyTrainingChange,
+  dayStartMs,
+  retryOnConflict,
+  touchTokensInDb,
+  type PgTokenStoreOptions,
+} from './bayes-token-store.js';
+export {
+  exportBayesSnapshot,
+  importBayesSnapshotIfEmpty,
+  readSnapshotOrigin,
+  type BayesExportResult,
+  type BayesImportResult,
+  type SnapshotOrigin,
+} from './bayes-snapshot.js';

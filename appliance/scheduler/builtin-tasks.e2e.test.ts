@@ -134,25 +134,20 @@ after(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-test(
-  'the built-in jobs are listed, enabled (but bayes-expiry), with a next run',
-  { skip },
-  async () => {
-    const jobs = await store.list();
-    for (const name of [
-      'message-log-rollup',
-      'db-maintenance',
-      'bayes-expiry',
-      'quarantine-digest',
-    ]) {
-      const job = jobs.find((j) => j.name === name);
-      // bayes-expiry ships disabled (jobs.ts says why).
-      assert.ok(job?.builtin === true && job.enabled === (name !== 'bayes-expiry'), name);
-      assert.ok(nextRun(job.schedule) !== null);
-      assert.deepEqual(job.command, ['scheduler', 'run', name]);
-    }
-  },
-);
+test('the built-in jobs are listed, enabled, with a next run', { skip }, async () => {
+  const jobs = await store.list();
+  for (const name of [
+    'message-log-rollup',
+    'db-maintenance',
+    'bayes-expiry',
+    'quarantine-digest',
+  ]) {
+    const job = jobs.find((j) => j.name === name);
+    assert.ok(job?.builtin === true && job.enabled, name);
+    assert.ok(nextRun(job.schedule) !== null);
+    assert.deepEqual(job.command, ['scheduler', 'run', name]);
+  }
+});
 
 test('message-log-rollup fills the report roll-ups and is logged', { skip }, async () => {
   const run = await runJob(store, await store.get('message-log-rollup'), {
@@ -193,21 +188,25 @@ test('db-maintenance deletes past retention and keeps roll-ups longer', { skip }
   assert.equal(rollups[0]?.n, 1);
 });
 
-test('bayes-expiry expires old tokens in the file store and the table', { skip }, async () => {
-  const run = await runJob(store, await store.get('bayes-expiry'), { home, trigger: 'test' });
-  assert.equal(run.ok, true, run.output);
-  assert.match(run.output, /1 from bayes\/tokens\.json, 1 from the database/);
-  const file = join(home, 'bayes', 'tokens.json');
-  const kept = parseTokenSnapshot(await readFile(file, 'utf8'), file).snapshot();
-  assert.deepEqual([...kept.tokens.keys()], [2]);
-  const rows = await t.db.query<{ token: number }>('SELECT token FROM bayes_tokens');
-  assert.deepEqual(rows, [{ token: 2 }]);
-  const runs = (await readFile(store.runLog, 'utf8')).trim().split('\n');
-  assert.deepEqual(
-    runs.map((l) => (JSON.parse(l) as { job: string; ok: boolean }).job),
-    ['message-log-rollup', 'message-log-rollup', 'db-maintenance', 'bayes-expiry'],
-  );
-});
+test(
+  'bayes-expiry expires old tokens in the table and refreshes the node snapshot',
+  { skip },
+  async () => {
+    const run = await runJob(store, await store.get('bayes-expiry'), { home, trigger: 'test' });
+    assert.equal(run.ok, true, run.output);
+    assert.match(run.output, /: 1 from the database/);
+    const file = join(home, 'bayes', 'tokens.json');
+    const kept = parseTokenSnapshot(await readFile(file, 'utf8'), file).snapshot();
+    assert.deepEqual([...kept.tokens.keys()], [2]);
+    const rows = await t.db.query<{ token: number }>('SELECT token FROM bayes_tokens');
+    assert.deepEqual(rows, [{ token: 2 }]);
+    const runs = (await readFile(store.runLog, 'utf8')).trim().split('\n');
+    assert.deepEqual(
+      runs.map((l) => (JSON.parse(l) as { job: string; ok: boolean }).job),
+      ['message-log-rollup', 'message-log-rollup', 'db-maintenance', 'bayes-expiry'],
+    );
+  },
+);
 
 test('a database that is down gives a failed run with the reason, logged', { skip }, async () => {
   const port = await findFreePort();

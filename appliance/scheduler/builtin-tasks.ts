@@ -16,9 +16,18 @@ import { expireTokens, openJsonFileTokenStore, ParapetError } from '../../filter
 import type { NodeConfig } from '../config/node-config.js';
 import { openDatabase, rollupMessageLog, type Db } from '../db/index.js';
 import { describeDigestRun, runQuarantineDigest } from './quarantine-digest.js';
+import { PgTokenStore } from '../db/bayes-token-store.js';
+import {
+  bayesPaths,
+  nodeUsesDatabase,
+  refreshSnapshot,
+  shipLearnSpool,
+  shipTouchSpool,
+} from '../services/bayes-sync.js';
+import { applyLearnSpool } from '../services/bayes-autolearn.js';
+import { applyTouchSpool } from '../services/bayes-touch-spool.js';
 import {
   DEFAULT_RETENTION,
-  expireBayesTokensInDb,
   rollupIpBlockLog,
   runDatabaseMaintenance,
   snapshotQuarantineSize,
@@ -115,23 +124,59 @@ export async function runDbMaintenanceTask(ctx: TaskContext): Promise<string> {
 }
 
 /**
- * `bayes-expiry`: drops tokens not seen for `bayesTokenDays` from the node's JSON-file store
- * (`$PARAPET_HOME/bayes/tokens.json`, when it exists) and from the shared bayes_tokens table.
+ * `bayes-expiry` with the node's database: applies the policy service's touch spool to
+ * bayes_tokens.last_seen (so tokens scans still use stay) and its auto-learn spool, then drops tokens not seen for
+ * `bayesTokenDays` and message keys learned before then from the shared store, and refreshes
+ * the node's snapshot. The snapshot file is a cache then and is not expired by itself.
  */
 export async function runBayesExpiryTask(ctx: TaskContext): Promise<string> {
   const cutoff = new Date(ctx.now.getTime() - ctx.settings.bayesTokenDays * DAY_MS);
-  const file = join(ctx.config.home, 'bayes', 'tokens.json');
-  let fromFile = 0;
-  if (existsSync(file)) {
-    const store = await openJsonFileTokenStore(file);
-    fromFile = await expireTokens(store, ctx.settings.bayesTokenDays, ctx.now);
-    await store.flush();
-  }
-  const fromDb = await expireBayesTokensInDb(ctx.db, cutoff);
+  const paths = bayesPaths(ctx.config.home);
+  const touched = await shipTouchSpool(ctx.db, paths);
+  await shipLearnSpool(ctx.db, paths);
+  const removed = await new PgTokenStore(ctx.db).expire(cutoff.getTime());
+  await refreshSnapshot(ctx.db, paths);
   return (
     `expired tokens not seen since ${cutoff.toISOString().slice(0, 10)}: ` +
-    `${String(fromFile)} from ${existsSync(file) ? 'bayes/tokens.json' : 'no file store'}, ` +
-    `${String(fromDb)} from the database`
+    `${String(removed)} from the database (${String(touched.tokens)} last-seen updates applied)`
+  );
+}
+
+/**
+ * `bayes-expiry` on a node without a database: the same on the JSON-file store
+ * (`$PARAPET_HOME/bayes/tokens.json`, when it exists), which is also when such a node learns
+ * what the policy service queued for auto-learn. A node that has a database which is
+ * down fails instead (ERR_DB_UNAVAILABLE): its file is the database's cache.
+ */
+export async function runBayesExpiryOnFile(
+  config: TaskContext['config'] & Pick<NodeConfig, 'database'>,
+  now: Date,
+): Promise<string> {
+  if (nodeUsesDatabase(config)) {
+    throw new ParapetError('ERR_DB_UNAVAILABLE', "the node's database is not running");
+  }
+  const settings = await readMaintenanceSettings(config.paths.config);
+  const cutoff = new Date(now.getTime() - settings.bayesTokenDays * DAY_MS);
+  const paths = bayesPaths(config.home);
+  const since = `expired tokens not seen since ${cutoff.toISOString().slice(0, 10)}`;
+  if (!existsSync(paths.tokens)) return `${since}: no token store`;
+  const store = await openJsonFileTokenStore(paths.tokens);
+  const touched = await applyTouchSpool(paths.touched, (dayMs, tokens) =>
+    store.touch(tokens, dayMs),
+  );
+  // The policy service's auto-learn spool: the file has no other writer on a running node.
+  const learned = await applyLearnSpool(paths.autolearn, async (entry) => {
+    if ((await store.learnedAs(entry.key)) !== null) return false;
+    const change = { messageKey: entry.key, tokens: entry.tokens, from: null, to: entry.class };
+    await store.update({ ...change, atMs: entry.atMs });
+    return true;
+  });
+  const removed = await expireTokens(store, settings.bayesTokenDays, now);
+  await store.flush();
+  return (
+    `${since}: ${String(removed)} from bayes/tokens.json ` +
+    `(${String(touched.tokens)} last-seen updates applied, ` +
+    `${String(learned.learned)} messages auto-learned)`
   );
 }
 
@@ -150,13 +195,14 @@ export const BUILTIN_TASKS: ReadonlyMap<string, (ctx: TaskContext) => Promise<st
 /** Tasks that still run, without a database, when it cannot be reached. */
 const WITHOUT_DATABASE: ReadonlyMap<
   string,
-  (config: TaskContext['config'], now: Date) => Promise<string>
+  (config: TaskContext['config'] & Pick<NodeConfig, 'database'>, now: Date) => Promise<string>
 > = new Map([
   [
     'quarantine-digest',
     async (config: TaskContext['config'], now: Date) =>
       describeDigestRun(await runQuarantineDigest(config, null, now)),
   ],
+  ['bayes-expiry', runBayesExpiryOnFile],
 ]);
 
 /**

@@ -79,9 +79,9 @@ export const BUILTIN_JOBS: readonly JobDefinition[] = [
     description: 'expire Bayes tokens not seen for maintenance.bayesTokenDays (180) days',
     schedule: '50 3 * * *',
     command: ['scheduler', 'run', 'bayes-expiry'],
-    // Off until the policy service writes token last-seen times back to the store: the file
-    // knows only when a token was last learned, so expiry could drop tokens still in use.
-    enabled: false,
+    // On: the policy service spools the tokens its scans use (services/bayes-cache.ts) and
+    // the job applies them as last-seen times before it expires anything.
+    enabled: true,
     builtin: true,
   },
   {

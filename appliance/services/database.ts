@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { AuditLogShipper, migrate, MessageLogShipper, openDatabase } from '../db/index.js';
 import { insertLogAndQuarantine } from '../db/quarantine-rows.js';
 import { ConfigVersionRecorder } from '../config/config-versions.js';
+import { BayesSync } from './bayes-sync.js';
 import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningDatabaseService {
@@ -64,8 +65,20 @@ export async function startDatabaseService(
     },
   });
   versions.start();
+  // The server group's Bayes tokens: exported into the node's snapshot for the policy service,
+  // with the scans' last-seen times shipped back (bayes-sync.ts).
+  const bayes = new BayesSync({
+    db,
+    home: config.home,
+    onEvent: (event) => {
+      if (event.type === 'failed') logger.warn({ error: event.error }, 'bayes sync failed');
+      else logger.info({ result: event.result }, 'bayes sync');
+    },
+  });
+  bayes.start();
   return {
     close: async () => {
+      await bayes.stop();
       await versions.stop();
       await auditShipper.stop();
       await shipper.stop();

@@ -53,6 +53,8 @@ export async function startPolicyService(
     // Redirect, vacation, copy and notice messages are queued durably before the MTA is
     // answered; a failure to queue them tempfails the original (nothing lost).
     policy: async (input) => {
+      // Decisive scores train Bayes (rate-limited, queued for the shared store; never fails).
+      await scan.autoLearn?.(input);
       const decision = await policy.hook(input);
       if (decision.outbound !== undefined && decision.outbound.length > 0) {
         await enqueuePolicyOutbound(outbound, input.message, decision.outbound);

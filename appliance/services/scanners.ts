@@ -1,23 +1,33 @@
 /**
  * The scanners of the policy service, from the node's `scan` settings: rules, attachments,
- * and clamd when the node runs its antivirus service. Bayes, SPF/DKIM/DMARC and DNS lists
- * join here as they are configured (they need a trained store or a reachable resolver).
+ * Bayes (from the node's cached snapshot, bayes-cache.ts) and clamd when the node runs its
+ * antivirus service. SPF/DKIM/DMARC and DNS lists join here as they are configured (they need
+ * a reachable resolver).
  */
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import {
   ClamdClient,
   createBayesScanner,
-  openJsonFileTokenStore,
   createAttachmentScanner,
   createRuleScanner,
   createVirusScanner,
+  type AutoLearnThresholds,
+  type Message,
+  type ScanResult,
   type Scanner,
 } from '../../filter/index.js';
 import type { NodeConfig } from '../config/node-config.js';
+import { BayesAutoLearner, type AutoLearnEvent } from './bayes-autolearn.js';
+import { CachedTokenStore, type BayesCacheEvent } from './bayes-cache.js';
+import { bayesPaths } from './bayes-sync.js';
 
 export interface NodeScanners {
   readonly scanners: readonly Scanner[];
+  /**
+   * Auto-learn (bayes-autolearn.ts) when Bayes is on: the policy service awaits it with each
+   * scanned message (it never rejects, and takes at most `perMinute` messages per class).
+   */
+  readonly autoLearn?: (input: { message: Message; scan: ScanResult }) => Promise<unknown>;
   /** Names, for the start-up log. */
   readonly names: readonly string[];
   close(): Promise<void>;
@@ -28,21 +38,60 @@ export function supervisedHere(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env['PARAPET_SERVICES'] ?? '').split(',').filter(Boolean);
 }
 
+/** Options of {@link buildScanners}. */
+export interface BuildScannersOptions {
+  /**
+   * Spool the tokens scans used, so expiry keeps them (the policy service). Default true;
+   * one-off scans (`parapet scan`) may turn it off.
+   */
+  readonly bayesTouches?: boolean;
+  /** Reloads and touch-spool outcomes of the Bayes cache (for the service log). */
+  readonly onBayesEvent?: (event: BayesCacheEvent | AutoLearnEvent) => void;
+  /**
+   * Auto-learn thresholds (SpamAssassin's by default), messages per class and minute (30), or
+   * false to turn auto-learn off.
+   */
+  readonly autoLearn?: false | { thresholds?: AutoLearnThresholds; perMinute?: number };
+}
+
 export async function buildScanners(
   config: NodeConfig,
   env: NodeJS.ProcessEnv = process.env,
+  options: BuildScannersOptions = {},
 ): Promise<NodeScanners> {
   const s = config.scan;
   const scanners: Scanner[] = [];
   const closers: (() => Promise<void>)[] = [];
+  let autoLearn: NodeScanners['autoLearn'];
   if (!s.enabled) return { scanners, names: [], close: () => Promise.resolve() };
   if (s.rules.enabled) scanners.push(createRuleScanner({ scores: s.rules.scores }));
   if (s.attachments.enabled) scanners.push(createAttachmentScanner());
-  // Bayes once `parapet learn` has built the node's token store (it scores only after 200
-  // spam and 200 ham); the central PostgreSQL store replaces the file with server groups.
-  const tokens = join(config.home, 'bayes', 'tokens.json');
-  if (s.bayes.enabled && existsSync(tokens)) {
-    scanners.push(createBayesScanner(await openJsonFileTokenStore(tokens)));
+  // Bayes from the node's snapshot, reloaded when it changes: written by `parapet learn`, or
+  // exported from the server group's database store (bayes-sync.ts). It scores only once the
+  // store has learned 200 spam and 200 ham; an absent file is an empty store until it appears.
+  if (s.bayes.enabled) {
+    const paths = bayesPaths(config.home);
+    const cache = await CachedTokenStore.open({
+      path: paths.tokens,
+      touchDir: paths.touched,
+      ...(options.onBayesEvent === undefined ? {} : { onEvent: options.onBayesEvent }),
+    });
+    scanners.push(createBayesScanner(cache, { touchOnScan: options.bayesTouches ?? true }));
+    closers.push(() => cache.close());
+    if (options.autoLearn !== false) {
+      const learner = new BayesAutoLearner({
+        dir: paths.autolearn,
+        ...(options.autoLearn?.thresholds === undefined
+          ? {}
+          : { thresholds: options.autoLearn.thresholds }),
+        ...(options.autoLearn?.perMinute === undefined
+          ? {}
+          : { perMinute: options.autoLearn.perMinute }),
+        ...(options.onBayesEvent === undefined ? {} : { onEvent: options.onBayesEvent }),
+      });
+      autoLearn = (input) => learner.observe(input);
+      closers.push(() => learner.close());
+    }
   }
   const virus =
     s.virus.enabled === 'auto' ? supervisedHere(env).includes('antivirus') : s.virus.enabled;
@@ -62,6 +111,7 @@ export async function buildScanners(
   }
   return {
     scanners,
+    ...(autoLearn === undefined ? {} : { autoLearn }),
     names: scanners.map((x) => x.name),
     close: async () => {
       await Promise.all(closers.map((c) => c()));

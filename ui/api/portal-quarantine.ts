@@ -15,8 +15,7 @@ import {
   OutboundQueue,
   QuarantineStore,
   RELEASE_HEADER,
-  bayesStorePath,
-  learnFiles,
+  learnNodeFiles,
   releaseKey,
   searchQuarantine,
   signRelease,
@@ -315,7 +314,8 @@ export class ScopedQuarantine {
   async learn(row: QuarantineRow, cls: 'spam' | 'ham'): Promise<{ learned: boolean }> {
     await this.#message(row);
     const entry = await this.store.get(row.id);
-    const summary = await learnFiles(bayesStorePath(this.#config.home), cls, [entry.path]);
+    // Into the shared store when the node has a database (its snapshot follows), else the file.
+    const summary = await learnNodeFiles(this.#config, cls, [entry.path]);
     return { learned: summary.learned + summary.relearned > 0 };
   }
 

@@ -101,6 +101,11 @@ export function createBayesScanner(store: TokenStore, options: BayesScannerOptio
     timeoutMs: options.timeoutMs ?? 2000,
     onError: 'skip',
     async scan(message: Message, signal: AbortSignal): Promise<ScannerOutput> {
+      // An untrained store costs no tokenizing (a node's store may still be empty).
+      const totals = await store.totals(signal);
+      if (totals.spam < (options.minSpam ?? 200) || totals.ham < (options.minHam ?? 200)) {
+        return { findings: [] };
+      }
       const result = await classifyMessage(store, message, options, signal);
       if (!result.trained) return { findings: [] };
       signal.throwIfAborted();

@@ -7,7 +7,8 @@
  *
  * Format (version 1): `{"format":"parapet-bayes","version":1,"totals":{"spam":N,"ham":N},
  * "tokens":[id,spam,ham,lastSeenSec, id,spam,ham,lastSeenSec, ...],"learned":{"key":"s"|"h"}}`
- * — a flat number array keeps a store of a million tokens to a few tens of megabytes.
+ * — a flat number array keeps a store of a million tokens to a few tens of megabytes. Rows are
+ * written in ascending id order (files from older versions may not be; readers accept both).
  */
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -80,8 +81,14 @@ export function parseTokenSnapshot(text: string, path: string): MemoryTokenStore
 /** Serializes a store to the version-1 text. */
 export function serializeTokenSnapshot(store: MemoryTokenStore): string {
   const snap = store.snapshot();
+  // Ascending ids: a reader may then search the rows without building a map (the policy
+  // service's cache does).
+  const ids = Float64Array.from(snap.tokens.keys()).sort();
   const flat: number[] = [];
-  for (const [id, row] of snap.tokens) flat.push(id, row.spam, row.ham, row.lastSeenSec);
+  for (const id of ids) {
+    const row = snap.tokens.get(id);
+    if (row !== undefined) flat.push(id, row.spam, row.ham, row.lastSeenSec);
+  }
   const learned: Record<string, 's' | 'h'> = {};
   for (const [key, cls] of snap.learned) learned[key] = cls === 'spam' ? 's' : 'h';
   return JSON.stringify({

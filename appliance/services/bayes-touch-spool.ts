@@ -1,0 +1,115 @@
+/**
+ * The Bayes touch spool (`$PARAPET_HOME/bayes/touched/`): which tokens the policy service's
+ * scans used on which day, so expiry keeps tokens still in use without the data plane writing
+ * to the database. The policy service writes small files, each complete before it gets its name
+ * (temp file + rename); the database service (bayes-sync.ts) or, on a node without a database,
+ * the bayes-expiry job applies them to the store and deletes them. A file is
+ * `{"day":<UTC day start, ms>,"tokens":[id,...]}`; applying one twice does no harm.
+ */
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ParapetError, type TokenId } from '../../filter/index.js';
+
+const DAY_MS = 86_400_000;
+/** Largest spool file read (a day of a million distinct tokens is ~17 MB). */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+let sequence = 0;
+
+/** Writes one spool file for `dayMs`; returns its path. */
+export async function writeTouchFile(
+  dir: string,
+  dayMs: number,
+  tokens: readonly TokenId[],
+): Promise<string> {
+  sequence = (sequence + 1) % 1_000_000;
+  const name = `${String(dayMs)}-${String(Date.now())}-${String(process.pid)}-${String(sequence)}.json`;
+  const path = join(dir, name);
+  const temp = `${path}.tmp`;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await writeFile(temp, JSON.stringify({ day: dayMs, tokens }), { mode: 0o640 });
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot write ${path}`, { cause: err });
+  }
+  return path;
+}
+
+/** Complete spool files in `dir`, oldest first; [] when there is no spool. */
+export async function listTouchFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir))
+      .filter((n) => n.endsWith('.json'))
+      .sort()
+      .map((n) => join(dir, n));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot list ${dir}`, { cause: err });
+  }
+}
+
+/** One spool file's content, or null when it is not one (it is dropped then). */
+export function parseTouchFile(text: string): { dayMs: number; tokens: TokenId[] } | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof data !== 'object' || data === null) return null;
+  const { day, tokens } = data as { day?: unknown; tokens?: unknown };
+  if (typeof day !== 'number' || !Number.isSafeInteger(day) || day < 0 || day % DAY_MS !== 0) {
+    return null;
+  }
+  if (!Array.isArray(tokens)) return null;
+  const ids: TokenId[] = [];
+  for (const id of tokens as unknown[]) {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return null;
+    ids.push(id);
+  }
+  return { dayMs: day, tokens: ids };
+}
+
+/** What {@link applyTouchSpool} did. */
+export interface TouchSpoolResult {
+  readonly files: number;
+  readonly tokens: number;
+  /** Files that were not spool files (removed). */
+  readonly bad: number;
+}
+
+/**
+ * Applies up to `maxFiles` spool files through `apply` and deletes each once applied. A failing
+ * `apply` stops the run and leaves that file for the next one.
+ */
+export async function applyTouchSpool(
+  dir: string,
+  apply: (dayMs: number, tokens: readonly TokenId[]) => Promise<void>,
+  maxFiles = 1000,
+): Promise<TouchSpoolResult> {
+  let files = 0;
+  let tokens = 0;
+  let bad = 0;
+  for (const path of (await listTouchFiles(dir)).slice(0, maxFiles)) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      // Another applier (the expiry job and the database service may overlap) took it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new ParapetError('ERR_BAYES_STORE_IO', `cannot read ${path}`, { cause: err });
+    }
+    const parsed = text.length > MAX_FILE_BYTES ? null : parseTouchFile(text);
+    if (parsed === null) {
+      bad++;
+    } else {
+      await apply(parsed.dayMs, parsed.tokens);
+      files++;
+      tokens += parsed.tokens.length;
+    }
+    await unlink(path).catch(() => undefined);
+  }
+  return { files, tokens, bad };
+}
