@@ -107,6 +107,13 @@ export interface MilterNegotiationOptions {
    * milter that needs the envelope and headers only (the re-injection witness).
    */
   readonly skipBody?: boolean;
+  /**
+   * Ask the MTA to leave out the DATA step (SMFIP_NODATA) when it offers that. Default false.
+   * Saves one round trip per message. Only on unix sockets: over TCP the DATA macros that
+   * Postfix still sends, as a frame that gets no reply, stall its next write (see
+   * SKIPPED_STEPS).
+   */
+  readonly skipData?: boolean;
 }
 
 /** The SMFIP_NR_* flag of each envelope stage. */
@@ -177,6 +184,7 @@ export function negotiateMilterOptions(
     protocol |= offeredProtocol & (P.NoReplyHeader | P.NoReplyEndOfHeaders | P.NoReplyBody);
   }
   if (options.skipBody === true) protocol |= offeredProtocol & P.NoBody;
+  if (options.skipData === true) protocol |= offeredProtocol & P.NoData;
   for (const stage of options.noReplyEnvelope ?? []) {
     protocol |= offeredProtocol & NO_REPLY_FLAG[stage];
   }

@@ -194,6 +194,8 @@ export async function createMilterServer(options: MilterServerOptions): Promise<
             ? quietStages.filter((stage) => stage !== 'mailFrom')
             : [],
         skipBody: cfg.skipBody === true,
+        // Nothing is decided at DATA; over a unix socket there is no Nagle stall to fear.
+        skipData: viaUnixSocket && cfg.noReplyOverUnixSocket,
       },
       ...(cfg.spoolMemoryBytes === undefined ? {} : { spoolMemoryBytes: cfg.spoolMemoryBytes }),
       ...(cfg.spoolDir === undefined ? {} : { spoolDir: cfg.spoolDir }),

@@ -71,7 +71,7 @@ test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 },
   const started = await runParapet(['start', '--detach', '--json'], env);
   assert.equal(started.code, 0, started.stderr + started.stdout);
   const services = await list();
-  const expected = ['ipblocker', 'manager', 'policy', 'queue', 'rpcui', 'scheduler'];
+  const expected = ['ipblocker', 'manager', 'policy', 'queue', 'rpcui', 'scheduler', 'witness'];
   if (existsSync('/usr/sbin/clamd')) expected.push('antivirus');
   if (readdirSync('/usr/lib/postgresql', { withFileTypes: true }).length > 0)
     expected.push('database');
