@@ -373,15 +373,21 @@ export async function setQuarantineStatus(
   id: string,
   status: 'released' | 'deleted',
   by: string,
+  options: { readonly onlyIfHeld?: boolean } = {},
 ): Promise<void> {
+  // onlyIfHeld: an end user's action never overrides an administrator's earlier decision.
+  const guard = options.onlyIfHeld === true ? `status = 'held'` : null;
   if (status === 'released') {
     await db.query(
       `UPDATE quarantine SET status = 'released', released_at = coalesce(released_at, now()),
-         released_by = coalesce(released_by, $2) WHERE id = $1 AND status <> 'deleted'`,
+         released_by = coalesce(released_by, $2) WHERE id = $1 AND ${guard ?? `status <> 'deleted'`}`,
       [id, by],
     );
   } else {
-    await db.query(`UPDATE quarantine SET status = 'deleted' WHERE id = $1`, [id]);
+    await db.query(
+      `UPDATE quarantine SET status = 'deleted' WHERE id = $1${guard === null ? '' : ` AND ${guard}`}`,
+      [id],
+    );
   }
 }
 

@@ -18,6 +18,7 @@ import {
   learnNodeFiles,
   releaseKey,
   searchQuarantine,
+  setQuarantineStatus,
   signRelease,
   type Db,
   type NodeConfig,
@@ -274,11 +275,7 @@ export class ScopedQuarantine {
     const handled = new Set([...(before.get(row.id) ?? []).map((a) => a.address), ...to]);
     const all = row.to.every((r) => handled.has(r));
     if (all) {
-      await db.execute(
-        `UPDATE quarantine SET status = 'released', released_at = now(), released_by = $2
-         WHERE id = $1 AND status = 'held'`,
-        [row.id, who],
-      );
+      await setQuarantineStatus(db, row.id, 'released', who, { onlyIfHeld: true });
     }
     // A release to every recipient is in the row itself; only partial ones need the file.
     if (!all) await this.#record(row.id, to, 'released', by);
@@ -301,10 +298,7 @@ export class ScopedQuarantine {
     if (!row.to.every((r) => handled.has(r))) {
       await this.#record(row.id, mine, 'deleted', by);
     } else {
-      await db.execute(
-        `UPDATE quarantine SET status = 'deleted' WHERE id = $1 AND status = 'held'`,
-        [row.id],
-      );
+      await setQuarantineStatus(db, row.id, 'deleted', by, { onlyIfHeld: true });
       // The file may be on another node or gone already; the row no longer shows it.
       await this.store.delete(row.id).catch(() => undefined);
     }
