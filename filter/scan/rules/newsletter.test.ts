@@ -5,23 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { messageFromRaw } from '../../test-support.js';
+import { CORPUS_ERA_NOW, firedSymbols } from './test-support.js';
 import { createRuleScanner, RULE_CATALOGUE } from './index.js';
 
-const NOW = new Date('2002-09-01T12:00:00Z');
-const signal = new AbortController().signal;
-const scanner = createRuleScanner({ now: () => NOW });
-
-async function fired(headers: string, body: string): Promise<string[]> {
-  const head = headers
-    .trim()
-    .split('\n')
-    .filter((line) => line !== '')
-    .join('\r\n');
-  const raw = `${head}\r\n\r\n${body.split('\n').join('\r\n')}`;
-  const findings = (await scanner.scan(await messageFromRaw(raw), signal)).findings;
-  return findings.map((f) => f.symbol);
-}
+const NOW = CORPUS_ERA_NOW;
+const fired = (headers: string, body: string): Promise<string[]> => firedSymbols(headers, body);
 
 const HEAD = `From: Tech Alerts <alerts@news.example.com>
 To: reader@example.net
@@ -120,9 +108,7 @@ test('HTML structure alone (form, script, frame, entities) adds nothing by defau
   }
   // Still there for administrators who want them.
   const on = createRuleScanner({ now: () => NOW, scores: { HTML_FORM: 0.3 } });
-  const raw = `${HEAD}\r\n${HTML}\r\n\r\n${page}`;
-  const out = await on.scan(await messageFromRaw(raw), signal);
-  assert.ok(out.findings.some((f) => f.symbol === 'HTML_FORM'));
+  assert.ok((await firedSymbols(`${HEAD}\n${HTML}`, page, on)).includes('HTML_FORM'));
 });
 
 test('CHARSET_FARAWAY_BODY: not again when the Subject is in that charset too', async () => {

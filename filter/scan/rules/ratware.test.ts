@@ -4,23 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { messageFromRaw } from '../../test-support.js';
-import { createRuleScanner } from './index.js';
+import { firedSymbols } from './test-support.js';
 
-const NOW = new Date('2002-09-01T12:00:00Z');
-const signal = new AbortController().signal;
-const scanner = createRuleScanner({ now: () => NOW });
-
-async function fired(headers: string, body = 'Hello,\n\nsee you on Monday.\n'): Promise<string[]> {
-  const head = headers
-    .trim()
-    .split('\n')
-    .filter((line) => line !== '')
-    .join('\r\n');
-  const raw = `${head}\r\n\r\n${body.split('\n').join('\r\n')}`;
-  const findings = (await scanner.scan(await messageFromRaw(raw), signal)).findings;
-  return findings.map((f) => f.symbol);
-}
+const fired = (headers: string, body = 'Hello,\n\nsee you on Monday.\n'): Promise<string[]> =>
+  firedSymbols(headers, body);
 
 const BASE = `From: Ann Smith <ann@example.org>
 To: bob@example.net
