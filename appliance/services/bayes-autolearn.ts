@@ -12,8 +12,9 @@
  * a virus or that could not be inspected is never taken, and the spool stops growing at
  * `maxSpoolFiles` when nobody applies it.
  */
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { consumeSpoolFiles } from './spool-files.js';
 import {
   BAYES_SYMBOLS,
   DEFAULT_AUTO_LEARN,
@@ -239,29 +240,17 @@ export async function applyLearnSpool(
   learn: (entry: AutoLearnEntry) => Promise<boolean>,
   maxFiles = 100,
 ): Promise<LearnSpoolResult> {
-  let files = 0;
   let learned = 0;
   let skipped = 0;
-  let bad = 0;
-  for (const path of (await listLearnFiles(dir)).slice(0, maxFiles)) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new ParapetError('ERR_BAYES_STORE_IO', `cannot read ${path}`, { cause: err });
-    }
-    const entries = parseLearnFile(text);
-    if (entries === null) {
-      bad++;
-    } else {
+  const { files, bad } = await consumeSpoolFiles(
+    (await listLearnFiles(dir)).slice(0, maxFiles),
+    parseLearnFile,
+    async (entries) => {
       for (const entry of entries) {
         if (await learn(entry)) learned++;
         else skipped++;
       }
-      files++;
-    }
-    await unlink(path).catch(() => undefined);
-  }
+    },
+  );
   return { files, learned, skipped, bad };
 }

@@ -6,8 +6,9 @@
  * the bayes-expiry job applies them to the store and deletes them. A file is
  * `{"day":<UTC day start, ms>,"tokens":[id,...]}`; applying one twice does no harm.
  */
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { consumeSpoolFiles } from './spool-files.js';
 import { ParapetError, type TokenId } from '../../filter/index.js';
 
 const DAY_MS = 86_400_000;
@@ -89,27 +90,14 @@ export async function applyTouchSpool(
   apply: (dayMs: number, tokens: readonly TokenId[]) => Promise<void>,
   maxFiles = 1000,
 ): Promise<TouchSpoolResult> {
-  let files = 0;
   let tokens = 0;
-  let bad = 0;
-  for (const path of (await listTouchFiles(dir)).slice(0, maxFiles)) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      // Another applier (the expiry job and the database service may overlap) took it.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new ParapetError('ERR_BAYES_STORE_IO', `cannot read ${path}`, { cause: err });
-    }
-    const parsed = text.length > MAX_FILE_BYTES ? null : parseTouchFile(text);
-    if (parsed === null) {
-      bad++;
-    } else {
+  const { files, bad } = await consumeSpoolFiles(
+    (await listTouchFiles(dir)).slice(0, maxFiles),
+    (text) => (text.length > MAX_FILE_BYTES ? null : parseTouchFile(text)),
+    async (parsed) => {
       await apply(parsed.dayMs, parsed.tokens);
-      files++;
       tokens += parsed.tokens.length;
-    }
-    await unlink(path).catch(() => undefined);
-  }
+    },
+  );
   return { files, tokens, bad };
 }

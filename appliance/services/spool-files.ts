@@ -1,0 +1,47 @@
+/**
+ * Consuming a spool directory of small files written atomically by one process and applied by
+ * another (Bayes touches and auto-learn queues): read each, parse it, apply it, delete it.
+ */
+import { readFile, unlink } from 'node:fs/promises';
+import { ParapetError } from '../../filter/index.js';
+
+/** What {@link consumeSpoolFiles} did. */
+export interface ConsumedSpool {
+  /** Files parsed and applied. */
+  readonly files: number;
+  /** Files that did not parse (removed). */
+  readonly bad: number;
+}
+
+/**
+ * Applies `paths` in order and deletes each once applied (or when it does not parse). A file
+ * that vanished meanwhile was taken by another consumer and is skipped. A failing `apply`
+ * stops the run and leaves that file for the next one. Throws ERR_BAYES_STORE_IO when a file
+ * cannot be read.
+ */
+export async function consumeSpoolFiles<T>(
+  paths: readonly string[],
+  parse: (text: string) => T | null,
+  apply: (parsed: T) => Promise<void>,
+): Promise<ConsumedSpool> {
+  let files = 0;
+  let bad = 0;
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new ParapetError('ERR_BAYES_STORE_IO', `cannot read ${path}`, { cause: err });
+    }
+    const parsed = parse(text);
+    if (parsed === null) {
+      bad++;
+    } else {
+      await apply(parsed);
+      files++;
+    }
+    await unlink(path).catch(() => undefined);
+  }
+  return { files, bad };
+}
