@@ -16,10 +16,12 @@
  *   --train-only  run only --cv (and --tune) on TRAIN; TEST is not even loaded
  *   --list        print the misclassified TEST messages with their symbols
  *   --json FILE   also write the figures as JSON
- *   --skip-reference  do not run SpamAssassin even when installed
+ *   --skip-reference  do not run SpamAssassin or rspamd even when installed
  *
  * When spamd, spamc and sa-learn are installed, SpamAssassin runs under the same protocol
- * (reference-filters.ts) and its rows join the table; rspamd is not wired yet.
+ * (reference-filters.ts) and its rows join the table; so does rspamd when rspamd and
+ * redis-server are installed (network modules off, Bayes in a private redis, learned from
+ * TRAIN through its controller; its date rule judges against each message's receipt time).
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -38,7 +40,12 @@ import {
   createBayesTrainer,
   messageFromFileBytes,
 } from '../../filter/index.js';
-import { SpamAssassinReference, spamAssassinUnavailableReason } from './reference-filters.js';
+import {
+  RspamdReference,
+  SpamAssassinReference,
+  rspamdUnavailableReason,
+  spamAssassinUnavailableReason,
+} from './reference-filters.js';
 import {
   CORPUS_ERA_END,
   countByKind,
@@ -431,6 +438,60 @@ async function spamAssassinRows(
   }
 }
 
+/** Scans `messages` through rspamd, two requests at a time, each at its receipt time. */
+async function rspamdVerdicts(
+  rspamd: RspamdReference,
+  messages: readonly SplitMessage[],
+): Promise<{ kind: SplitKind; spam: boolean; score: number }[]> {
+  const verdicts: { kind: SplitKind; spam: boolean; score: number }[] = new Array(messages.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < messages.length; i = next++) {
+      const m = messages[i];
+      if (m === undefined) continue;
+      const verdict = await rspamd.check(m.file, m.receivedAt ?? CORPUS_ERA_END);
+      verdicts[i] = { kind: m.kind, spam: verdict.spam, score: verdict.score };
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return verdicts;
+}
+
+/**
+ * rspamd under the same protocol: TEST with an empty Bayes (rspamd does not classify before
+ * 200 learns of each class), then after learning every TRAIN message. Spam = an action of
+ * `add header` or above (score >= 6 with Debian's actions); `greylist` (4) is not a verdict.
+ * A third row judges the trained scores at Parapet's and SpamAssassin's threshold (5), since
+ * rspamd's own spam boundary is higher.
+ */
+async function rspamdRows(
+  train: readonly Sample[],
+  test: readonly Sample[],
+): Promise<AccuracyFigures[]> {
+  const rspamd = await RspamdReference.create();
+  try {
+    const testMetas = test.map((s) => s.meta);
+    await rspamd.start();
+    const untrained = await rspamdVerdicts(rspamd, testMetas);
+    const learned = await rspamd.learn(train.map((s) => s.meta));
+    console.log(
+      `rspamd learned ${String(learned.learned)} TRAIN messages, refused ${String(learned.refused)}` +
+        (learned.firstRefusal === null ? '' : ` (first: ${learned.firstRefusal.slice(0, 160)})`),
+    );
+    const trained = await rspamdVerdicts(rspamd, testMetas);
+    return [
+      accuracyFigures('rspamd untrained', untrained),
+      accuracyFigures('rspamd trained (Bayes, redis)', trained),
+      accuracyFigures(
+        `rspamd trained, score >= ${String(DEFAULT_SPAM_THRESHOLD)}`,
+        trained.map((v) => ({ kind: v.kind, spam: v.score >= DEFAULT_SPAM_THRESHOLD })),
+      ),
+    ];
+  } finally {
+    await rspamd.dispose();
+  }
+}
+
 /** `--train-only`: cross-validation (and `--tune`) on TRAIN without loading TEST at all. */
 async function trainOnly(tune: boolean): Promise<void> {
   const trainSet = await loadSamples('train');
@@ -526,7 +587,16 @@ async function main(): Promise<void> {
   } else {
     console.log(`\nSpamAssassin: ${saReason}`);
   }
-  console.log('rspamd: not wired yet (needs redis and a stub DNS resolver, FIELD-NOTES.md)');
+  const rspamdReason = values['skip-reference']
+    ? 'skipped (--skip-reference)'
+    : await rspamdUnavailableReason();
+  if (rspamdReason === null) {
+    console.log('\nrspamd (network modules off, refusing DNS stub, same split) side by side:');
+    rows.push(...(await rspamdRows(trainSet, testSet)));
+    printFigures(rows);
+  } else {
+    console.log(`\nrspamd: ${rspamdReason}`);
+  }
   if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(rows, null, 2)}\n`);
   console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }

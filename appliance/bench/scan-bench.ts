@@ -14,7 +14,13 @@
  * --json FILE, --skip-reference, --reference-messages N (default 300). When spamd is installed,
  * SpamAssassin (trained with sa-learn on TRAIN, local tests only) runs in the same rounds on an
  * evenly spread sample of N TEST messages, its CPU read from /proc for spamd and its children
- * (spamc's own cost not counted). rspamd is not wired yet.
+ * (spamc's own cost not counted). When rspamd and redis-server are installed, rspamd (trained
+ * on TRAIN through its controller, network modules off, DNS refused by a local stub) scans the
+ * whole TEST set in the same rounds over /checkv2 (one connection a scan: rspamd 3.4 answers
+ * `Connection: close` even to keep-alive requests); its CPU is
+ * rspamd's main process and workers plus redis (its Bayes store), read from /proc; the HTTP
+ * client's cost in this process is not counted. The ratios the issue asks for (Parapet's rate
+ * over rspamd's and over spamd's) are printed after the table.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -34,8 +40,10 @@ import {
 import { createVirusScanner, type ClamdAddress } from '../../filter/index.js';
 import { CORPUS_ERA_END, loadCorpusSplit } from './corpus-split.js';
 import {
+  RspamdReference,
   SpamAssassinReference,
   processTreeCpuSeconds,
+  rspamdUnavailableReason,
   spamAssassinUnavailableReason,
 } from './reference-filters.js';
 
@@ -44,6 +52,8 @@ interface RunFigures {
   readonly messages: number;
   readonly seconds: number;
   readonly cpuMs: number;
+  /** The part of cpuMs spent in a helper process (redis for rspamd), or null. */
+  readonly helperCpuMs: number | null;
   readonly latenciesMs: number[];
   readonly spam: number;
 }
@@ -53,8 +63,10 @@ interface Config {
   readonly name: string;
   /** Scans TEST message `index`; resolves true when it is judged spam. */
   readonly scan: (index: number) => Promise<boolean>;
-  /** CPU seconds used so far by whatever does the scanning. */
+  /** CPU seconds used so far by whatever does the scanning (helper processes included). */
   readonly cpuSeconds: () => Promise<number>;
+  /** CPU seconds used so far by a helper process alone (redis for rspamd), shown apart. */
+  readonly helperCpuSeconds?: () => Promise<number>;
   readonly concurrency: number;
   /** Messages per run (spamd gets fewer: it is ~20 times slower). */
   readonly messages: number;
@@ -95,6 +107,7 @@ async function run(config: Config, count = config.messages): Promise<RunFigures>
   let next = 0;
   let spam = 0;
   const cpuBefore = await config.cpuSeconds();
+  const helperBefore = (await config.helperCpuSeconds?.()) ?? null;
   const started = performance.now();
   const worker = async (): Promise<void> => {
     for (let index = next++; index < count; index = next++) {
@@ -106,8 +119,11 @@ async function run(config: Config, count = config.messages): Promise<RunFigures>
   await Promise.all(Array.from({ length: config.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
   const cpuMs = ((await config.cpuSeconds()) - cpuBefore) * 1000;
+  const helperAfter = (await config.helperCpuSeconds?.()) ?? null;
+  const helperCpuMs =
+    helperBefore === null || helperAfter === null ? null : (helperAfter - helperBefore) * 1000;
   latenciesMs.sort((a, b) => a - b);
-  return { messages: count, seconds, cpuMs, latenciesMs, spam };
+  return { messages: count, seconds, cpuMs, helperCpuMs, latenciesMs, spam };
 }
 
 function parseClamdAddress(value: string): ClamdAddress {
@@ -145,7 +161,13 @@ async function main(): Promise<void> {
       meta.kind === 'spam' ? 'spam' : 'ham',
     );
   }
-  const messages = await Promise.all(testSet.map((meta) => messageFromFileBytes(meta.file)));
+  // Building Messages is the protocol adapter's work and stays outside Parapet's figures;
+  // its cost is printed apart, since rspamd's and spamd's figures include their parsing.
+  const buildStarted = process.cpuUsage();
+  const messages: Message[] = [];
+  for (const meta of testSet) messages.push(await messageFromFileBytes(meta.file));
+  const buildUsage = process.cpuUsage(buildStarted);
+  const buildCpuMsPerMessage = (buildUsage.user + buildUsage.system) / 1000 / testSet.length;
   const now = (): Date => CORPUS_ERA_END;
   const rules = createRuleScanner({ now });
   const bayes = createBayesScanner(store, { now });
@@ -172,10 +194,43 @@ async function main(): Promise<void> {
 
   const results = new Map<string, RunFigures[]>();
   let spamAssassin: SpamAssassinReference | null = null;
+  let rspamd: RspamdReference | null = null;
   const saReason = values['skip-reference']
     ? 'skipped (--skip-reference)'
     : await spamAssassinUnavailableReason();
+  const rspamdReason = values['skip-reference']
+    ? 'skipped (--skip-reference)'
+    : await rspamdUnavailableReason();
   try {
+    if (rspamdReason === null) {
+      console.log('training rspamd (controller, every TRAIN message) for the side-by-side runs…');
+      const rs = await RspamdReference.create();
+      rspamd = rs;
+      await rs.start();
+      const learned = await rs.learn(trainSet);
+      console.log(
+        `rspamd learned ${String(learned.learned)}, refused ${String(learned.refused)} (already learned)`,
+      );
+      const redisCpu = async (): Promise<number> => (await rs.cpuSeconds()).redis;
+      const bothCpu = async (): Promise<number> => {
+        const cpu = await rs.cpuSeconds();
+        return cpu.rspamd + cpu.redis;
+      };
+      for (const concurrency of levels) {
+        configs.push({
+          name: `rspamd (trained, redis Bayes) c=${String(concurrency)}`,
+          scan: async (index) => {
+            const meta = testSet[index];
+            // Pinned as Parapet's clock is here (CORPUS_ERA_END); see PINNED_DATE_LUA.
+            return meta === undefined ? false : (await rs.check(meta.file, CORPUS_ERA_END)).spam;
+          },
+          cpuSeconds: bothCpu,
+          helperCpuSeconds: redisCpu,
+          concurrency,
+          messages: testSet.length,
+        });
+      }
+    }
     if (saReason === null) {
       console.log('training SpamAssassin (sa-learn on TRAIN) for the side-by-side runs…');
       const sa = await SpamAssassinReference.create();
@@ -219,6 +274,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await spamAssassin?.dispose();
+    await rspamd?.dispose();
   }
 
   const rows = [...results].map(([name, runs]) => ({
@@ -227,16 +283,29 @@ async function main(): Promise<void> {
     cpuMsPerMessage: median(runs.map((r) => r.cpuMs / r.messages)),
     p50Ms: median(runs.map((r) => quantile(r.latenciesMs, 0.5))),
     p99Ms: median(runs.map((r) => quantile(r.latenciesMs, 0.99))),
+    helperCpuMsPerMessage: runs.every((r) => r.helperCpuMs !== null)
+      ? median(runs.map((r) => (r.helperCpuMs ?? 0) / r.messages))
+      : null,
+    messages: runs[0]?.messages ?? 0,
     spam: runs[0]?.spam ?? 0,
   }));
-  const head = ['configuration', 'msg/s', 'CPU ms/msg', 'p50 ms', 'p99 ms', 'flagged spam'];
+  const head = [
+    'configuration',
+    'msg/s',
+    'CPU ms/msg',
+    'of it redis',
+    'p50 ms',
+    'p99 ms',
+    'flagged spam',
+  ];
   const lines = rows.map((r) => [
     r.name,
     r.messagesPerSecond.toFixed(0),
     r.cpuMsPerMessage.toFixed(2),
+    r.helperCpuMsPerMessage === null ? '-' : r.helperCpuMsPerMessage.toFixed(2),
     r.p50Ms.toFixed(2),
     r.p99Ms.toFixed(2),
-    String(r.spam),
+    `${String(r.spam)}/${String(r.messages)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: readonly string[]): string =>
@@ -246,11 +315,56 @@ async function main(): Promise<void> {
   console.log(fmt(head));
   for (const l of lines) console.log(fmt(l));
   console.log(
+    `\nbuilding Message objects from the TEST bytes (before timing, not in Parapet's rows): ` +
+      `${buildCpuMsPerMessage.toFixed(2)} ms CPU/msg (one pass, cold)`,
+  );
+  // The issue's targets: Parapet at least rspamd's rate (with resolving, at least half of it)
+  // and at least 10 times spamd's, at the same concurrency.
+  const ratios: {
+    parapet: string;
+    reference: string;
+    rate: number;
+    cpuPerMessage: number;
+  }[] = [];
+  for (const concurrency of levels) {
+    const suffix = ` c=${String(concurrency)}`;
+    const find = (prefix: string) =>
+      rows.find((r) => r.name.startsWith(prefix) && r.name.endsWith(suffix));
+    for (const parapetName of sets.map((set) => set.name)) {
+      const parapet = find(parapetName + ' c=');
+      if (parapet === undefined) continue;
+      for (const reference of [find('rspamd'), find('spamd')]) {
+        if (reference === undefined) continue;
+        ratios.push({
+          parapet: parapet.name,
+          reference: reference.name,
+          rate: parapet.messagesPerSecond / reference.messagesPerSecond,
+          cpuPerMessage: parapet.cpuMsPerMessage / reference.cpuMsPerMessage,
+        });
+      }
+    }
+  }
+  if (ratios.length > 0) {
+    console.log('\nratios (rate: higher is better for Parapet; CPU/msg: lower is better):');
+    for (const r of ratios) {
+      console.log(
+        `  ${r.parapet} vs ${r.reference}: rate ${r.rate.toFixed(2)}x, CPU/msg ${r.cpuPerMessage.toFixed(2)}x`,
+      );
+    }
+    console.log(
+      '  targets: rate >= 1x rspamd (>= 0.5x with DNS resolving), >= 10x spamd, same concurrency',
+    );
+  }
+  console.log(
     '\nreference (FIELD-NOTES.md, same machine class): rspamd ~500 msg/s at 1.5 ms CPU/msg (+0.7 ms redis), ' +
       `spamd 16-26 msg/s at ~70 ms CPU/msg. SpamAssassin here: ${saReason ?? 'run (CPU = spamd parent + children)'}; ` +
-      'rspamd: not wired yet.',
+      `rspamd here: ${rspamdReason ?? 'run (CPU = rspamd main + workers + redis)'}.`,
   );
-  if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(rows, null, 2)}\n`);
+  if (values.json !== undefined)
+    await writeFile(
+      values.json,
+      `${JSON.stringify({ rows, ratios, buildCpuMsPerMessage }, null, 2)}\n`,
+    );
 }
 
 await main();
