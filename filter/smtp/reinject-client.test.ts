@@ -161,6 +161,42 @@ describe('ReinjectClient', () => {
     mta.chunking = false;
   });
 
+  it('runs the prepared-record hook right before the end of data; if it throws, nothing is delivered', async () => {
+    mta.mode = 'accept';
+    for (const chunking of [false, true]) {
+      mta.chunking = chunking;
+      mta.transactions.length = 0;
+      const client = new ReinjectClient({ port });
+      const m = await message('body\r\n');
+      const xforward = { ADDR: '192.0.2.1' };
+      const order: string[] = [];
+      // Twice: on the CHUNKING path the second transaction is the one-write BDAT.
+      for (let i = 0; i < 2; i++) {
+        await client.reinject(m, {
+          xforward,
+          onBeforeEndOfData: () => order.push('prepare'),
+          onEndOfDataWritten: () => order.push('commit'),
+        });
+      }
+      assert.deepEqual(order, ['prepare', 'commit', 'prepare', 'commit']);
+      assert.equal(mta.delivered.length, 2);
+      await assert.rejects(
+        client.reinject(m, {
+          xforward,
+          onBeforeEndOfData: () => {
+            throw new Error('disk full');
+          },
+        }),
+        (err: unknown) => err instanceof ReinjectError && /not sent: disk full/.test(err.message),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(mta.delivered.length, 2, `chunking=${String(chunking)}: nothing more delivered`);
+      await client.close();
+      await m.dispose();
+    }
+    mta.chunking = false;
+  });
+
   it('delivers nothing and keeps the connection when BDAT is refused', async () => {
     mta.mode = 'refuse-rcpt';
     mta.chunking = true;

@@ -548,8 +548,9 @@ async function sendDotStuffed(
   // Let earlier body writes reach the kernel first, so that the last write (with the ".")
   // usually goes through within write() itself and the hook runs in that same turn.
   await connection.flushed();
-  // The hook runs when the "." has reached the kernel: from then on the MTA will commit the
-  // message even if this process dies (decision 0005), and not a moment earlier.
+  // The prepared record goes first: dying before the write leaves no "." and no receipt.
+  // The commit hook runs when the "." has reached the kernel: from then on the MTA will commit
+  // the message even if this process dies (decision 0005), and not a moment earlier.
   beforeEndOfData(connection, hooks);
   const drained = connection.write(
     pending.length === 1 ? terminator : Buffer.concat(pending),
