@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  chmodSync,
   chownSync,
   lstatSync,
   mkdirSync,
@@ -11,7 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { handHomeTo } from './home-ownership.js';
+import { exposeRunDirToMta, handHomeTo, mtaGroupId } from './home-ownership.js';
 
 // A user that need not exist: chown takes numeric ids.
 const USER = { name: 'parapet-test', uid: 4242, gid: 4243 };
@@ -133,3 +134,34 @@ test(
     }
   },
 );
+
+test(
+  'exposeRunDirToMta: run/ goes to group postfix with setgid, the home only gains o+x',
+  { skip: asRoot ? false : 'needs root to change owners' },
+  async () => {
+    const base = mkdtempSync(join(tmpdir(), 'parapet-home-'));
+    try {
+      const home = join(base, 'home');
+      mkdirSync(join(home, 'run'), { recursive: true, mode: 0o750 });
+      chownSync(home, USER.uid, USER.gid);
+      chmodSync(home, 0o750);
+      const gid = 4244;
+      const changed = await exposeRunDirToMta(USER, home, gid);
+      assert.deepEqual(changed, [home, join(home, 'run')]);
+      assert.equal(lstatSync(home).mode & 0o7777, 0o751);
+      const run = lstatSync(join(home, 'run'));
+      assert.equal(run.mode & 0o7777, 0o2750);
+      assert.equal(`${String(run.uid)}:${String(run.gid)}`, `${String(USER.uid)}:${String(gid)}`);
+      // Idempotent; and nothing at all without an MTA group.
+      assert.deepEqual(await exposeRunDirToMta(USER, home, gid), []);
+      assert.deepEqual(await exposeRunDirToMta(USER, join(base, 'other'), null), []);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  },
+);
+
+test('mtaGroupId finds an existing group and answers null for a missing one', async () => {
+  assert.equal(await mtaGroupId('root'), 0);
+  assert.equal(await mtaGroupId('parapet-no-such-group'), null);
+});

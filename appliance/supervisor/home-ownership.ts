@@ -15,11 +15,15 @@
  * server's user (the database service hands it over itself, appliance/db), must stay 0700 for
  * that user, and may be in use by a running server while `parapet start` runs again.
  */
-import { lchown, lstat, readdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ParapetError } from '../../filter/index.js';
 import { chownTree, type SystemUser } from '../system/service-user.js';
+
+const run = promisify(execFile);
 
 /** Entries of `$PARAPET_HOME` never handed over: the data folder and initdb's staging copy. */
 export const HOME_ENTRIES_LEFT_ALONE: readonly string[] = ['db', 'db.initdb'];
@@ -110,4 +114,52 @@ async function change(op: () => Promise<void>, path: string, user: SystemUser): 
       cause: err,
     });
   }
+}
+
+/** The gid of the MTA's group `postfix`, or null where there is none. */
+export async function mtaGroupId(group = 'postfix'): Promise<number | null> {
+  try {
+    const line = (await run('getent', ['group', group])).stdout.trim();
+    const gid = Number(line.split(':')[2]);
+    return Number.isInteger(gid) ? gid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Lets the MTA reach the node's unix sockets in `$PARAPET_HOME/run` (the re-injection witness;
+ * a unix milter socket put there): Postfix's processes run as user postfix with group postfix
+ * only (Postfix drops supplementary groups), so `run/` gets group postfix, mode 2750 (the setgid
+ * bit makes sockets created inside inherit the group) and the home the search bit for others
+ * (o+x: enter, not list — every file keeps its own mode). Resolves with the paths changed;
+ * nothing happens without a `postfix` group. Throws ERR_SERVICE_USER when a change fails.
+ */
+export async function exposeRunDirToMta(
+  user: SystemUser,
+  home: string,
+  gid: number | null,
+): Promise<string[]> {
+  if (gid === null) return [];
+  const changed: string[] = [];
+  const runDir = join(home, 'run');
+  const homeStat = await statOrNull(home);
+  const runStat = await statOrNull(runDir);
+  if (homeStat === null || runStat === null || !runStat.isDirectory()) return changed;
+  if ((homeStat.mode & 0o001) === 0) {
+    await change(() => chmod(home, (homeStat.mode & 0o7777) | 0o001), home, user);
+    changed.push(home);
+  }
+  if (runStat.uid !== user.uid || runStat.gid !== gid || (runStat.mode & 0o7777) !== 0o2750) {
+    await change(
+      async () => {
+        await lchown(runDir, user.uid, gid);
+        await chmod(runDir, 0o2750);
+      },
+      runDir,
+      user,
+    );
+    changed.push(runDir);
+  }
+  return changed;
 }

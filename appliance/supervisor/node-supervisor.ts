@@ -12,7 +12,7 @@ import { ParapetError } from '../../filter/index.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { SERVICES, supervisedServices, type ServiceName } from '../services/registry.js';
 import { ensureServiceUser, userCanRead, type SystemUser } from '../system/service-user.js';
-import { handHomeTo } from './home-ownership.js';
+import { exposeRunDirToMta, handHomeTo, mtaGroupId } from './home-ownership.js';
 import { Pm2Client, type ServiceStatus } from './pm2-client.js';
 
 /** bin/parapet.js of this checkout or install (this file is dist/appliance/supervisor/…). */
@@ -96,6 +96,8 @@ async function chooseServiceUser(
   // Not a chown -R of the whole home: that was slow with a large quarantine and took the
   // database's data folder from PostgreSQL's user (home-ownership.ts says what is looked at).
   await handHomeTo(user, config.home);
+  // The MTA must reach the witness's socket in run/ (filter/decisions/0005).
+  await exposeRunDirToMta(user, config.home, await mtaGroupId());
   return user;
 }
 
