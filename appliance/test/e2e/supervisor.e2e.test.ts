@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePorts, isPortAccepting } from './support/free-port.js';
 import { parapetUnavailableReason, runParapet } from './support/parapet-node.js';
-import { isPidAlive, signalPid } from './support/process-util.js';
+import { isPidAlive, runCommand, signalPid } from './support/process-util.js';
 
 const skip = parapetUnavailableReason() ?? false;
 
@@ -86,6 +86,24 @@ test('start, list, SIGKILL recovery, restart, stop', { skip, timeout: 180_000 },
     }
   }
   for (const port of [milter, filter, ipblocker]) assert.ok(await isPortAccepting(port, 2000));
+  // Postfix's smtpd (user postfix, group postfix only) reaches the re-injection witness's
+  // socket in the home's run/ (filter/decisions/0005): connect as that user.
+  if (process.getuid?.() === 0 && (await runCommand('id', ['-u', 'postfix'])).code === 0) {
+    const socket = join(home, 'run', 'witness.sock');
+    const probe =
+      "require('net').connect(process.argv[1]).on('connect',()=>process.exit(0))" +
+      ".on('error',(e)=>{console.error(e.message);process.exit(1)})";
+    const reached = await runCommand('runuser', [
+      '-u',
+      'postfix',
+      '--',
+      process.execPath,
+      '-e',
+      probe,
+      socket,
+    ]);
+    assert.equal(reached.code, 0, `postfix cannot reach ${socket}: ${reached.stderr}`);
+  }
 
   // Each service's own health check, and the node's figures from systeminformation.
   const status = await runParapet(['service', 'status', '--json'], env);
