@@ -12,9 +12,7 @@
  * a virus or that could not be inspected is never taken, and the spool stops growing at
  * `maxSpoolFiles` when nobody applies it.
  */
-import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { consumeSpoolFiles } from './spool-files.js';
+import { consumeSpoolFiles, listSpoolFiles, writeSpoolFile } from './spool-files.js';
 import {
   BAYES_SYMBOLS,
   DEFAULT_AUTO_LEARN,
@@ -159,34 +157,12 @@ export async function writeLearnFile(
   entries: readonly AutoLearnEntry[],
 ): Promise<string> {
   sequence = (sequence + 1) % 1_000_000;
-  const path = join(
-    dir,
-    `${String(Date.now())}-${String(process.pid)}-${String(sequence).padStart(6, '0')}.json`,
-  );
-  const temp = `${path}.tmp`;
+  const name = `${String(Date.now())}-${String(process.pid)}-${String(sequence).padStart(6, '0')}.json`;
   const data = entries.map((e) => ({ key: e.key, class: e.class, tokens: e.tokens, at: e.atMs }));
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o750 });
-    await writeFile(temp, JSON.stringify({ entries: data }), { mode: 0o640 });
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot write ${path}`, { cause: err });
-  }
-  return path;
+  return writeSpoolFile(dir, name, { entries: data });
 }
 
-async function listLearnFiles(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir))
-      .filter((n) => n.endsWith('.json'))
-      .sort()
-      .map((n) => join(dir, n));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot list ${dir}`, { cause: err });
-  }
-}
+const listLearnFiles = listSpoolFiles;
 
 const KEY = /^[A-Za-z0-9_-]{1,64}$/;
 

@@ -6,10 +6,8 @@
  * the bayes-expiry job applies them to the store and deletes them. A file is
  * `{"day":<UTC day start, ms>,"tokens":[id,...]}`; applying one twice does no harm.
  */
-import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { consumeSpoolFiles } from './spool-files.js';
-import { ParapetError, type TokenId } from '../../filter/index.js';
+import { consumeSpoolFiles, listSpoolFiles, writeSpoolFile } from './spool-files.js';
+import type { TokenId } from '../../filter/index.js';
 
 const DAY_MS = 86_400_000;
 /** Largest spool file read (a day of a million distinct tokens is ~17 MB). */
@@ -25,31 +23,11 @@ export async function writeTouchFile(
 ): Promise<string> {
   sequence = (sequence + 1) % 1_000_000;
   const name = `${String(dayMs)}-${String(Date.now())}-${String(process.pid)}-${String(sequence)}.json`;
-  const path = join(dir, name);
-  const temp = `${path}.tmp`;
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o750 });
-    await writeFile(temp, JSON.stringify({ day: dayMs, tokens }), { mode: 0o640 });
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot write ${path}`, { cause: err });
-  }
-  return path;
+  return writeSpoolFile(dir, name, { day: dayMs, tokens });
 }
 
 /** Complete spool files in `dir`, oldest first; [] when there is no spool. */
-export async function listTouchFiles(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir))
-      .filter((n) => n.endsWith('.json'))
-      .sort()
-      .map((n) => join(dir, n));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot list ${dir}`, { cause: err });
-  }
-}
+export const listTouchFiles = listSpoolFiles;
 
 /** One spool file's content, or null when it is not one (it is dropped then). */
 export function parseTouchFile(text: string): { dayMs: number; tokens: TokenId[] } | null {

@@ -2,8 +2,40 @@
  * Consuming a spool directory of small files written atomically by one process and applied by
  * another (Bayes touches and auto-learn queues): read each, parse it, apply it, delete it.
  */
-import { readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ParapetError } from '../../filter/index.js';
+
+/** Complete spool files (`*.json`) in `dir`, in name order; [] when there is no spool. */
+export async function listSpoolFiles(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir))
+      .filter((n) => n.endsWith('.json'))
+      .sort()
+      .map((n) => join(dir, n));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot list ${dir}`, { cause: err });
+  }
+}
+
+/**
+ * Writes `data` as JSON to `dir/name` (a `.json` name), complete before it gets its name: a
+ * consumer never sees half a file. Throws ERR_BAYES_STORE_IO.
+ */
+export async function writeSpoolFile(dir: string, name: string, data: unknown): Promise<string> {
+  const path = join(dir, name);
+  const temp = `${path}.tmp`;
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await writeFile(temp, JSON.stringify(data), { mode: 0o640 });
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw new ParapetError('ERR_BAYES_STORE_IO', `cannot write ${path}`, { cause: err });
+  }
+  return path;
+}
 
 /** What {@link consumeSpoolFiles} did. */
 export interface ConsumedSpool {
