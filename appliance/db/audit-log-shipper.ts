@@ -11,9 +11,9 @@
  * A line that is not an audit entry is counted and skipped, never stalls the log.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ParapetError } from '../../filter/index.js';
+import { ParapetError, replaceFileSynced, writeFileSynced } from '../../filter/index.js';
 import type { Queryable } from './db.js';
 import { storableJson } from './sql-json.js';
 
@@ -314,13 +314,7 @@ async function readCursor(path: string): Promise<AuditCursor> {
 
 async function writeCursor(path: string, cursor: AuditCursor): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(cursor)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
+  await replaceFileSynced(path, (tmp) =>
+    writeFileSynced(tmp, `${JSON.stringify(cursor)}\n`, 0o600),
+  );
 }

@@ -14,9 +14,15 @@
  * record is isolated; that record is written to `<log>.rejected.jsonl` and skipped, so one bad
  * line can never stall the log.
  */
-import { appendFile, mkdir, open, rename, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ParapetError, type MessageLogRecord } from '../../filter/index.js';
+import {
+  ParapetError,
+  fsyncDirectory,
+  replaceFileSynced,
+  writeFileSynced,
+  type MessageLogRecord,
+} from '../../filter/index.js';
 import type { Queryable } from './db.js';
 import { extraList, insertMessageLogBatch, type MessageLogExtras } from './message-log-repo.js';
 
@@ -454,19 +460,8 @@ async function readCursor(path: string): Promise<ShipperCursor> {
 
 /** Writes the cursor durably: temp file, fsync, rename, fsync of the directory. */
 async function writeCursor(path: string, cursor: ShipperCursor): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w', 0o640);
-  try {
-    await handle.writeFile(`${JSON.stringify(cursor)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await replaceFileSynced(path, (tmp) =>
+    writeFileSynced(tmp, `${JSON.stringify(cursor)}\n`, 0o640),
+  );
+  await fsyncDirectory(dirname(path));
 }

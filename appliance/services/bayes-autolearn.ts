@@ -130,7 +130,7 @@ export class BayesAutoLearner {
     const entries = this.#queue;
     this.#queue = [];
     try {
-      const queued = (await listLearnFiles(this.#options.dir)).length;
+      const queued = (await listSpoolFiles(this.#options.dir)).length;
       if (queued >= (this.#options.maxSpoolFiles ?? 1000)) {
         throw new ParapetError('ERR_BAYES_STORE_IO', `${String(queued)} learn files not applied`);
       }
@@ -161,8 +161,6 @@ export async function writeLearnFile(
   const data = entries.map((e) => ({ key: e.key, class: e.class, tokens: e.tokens, at: e.atMs }));
   return writeSpoolFile(dir, name, { entries: data });
 }
-
-const listLearnFiles = listSpoolFiles;
 
 const KEY = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -219,7 +217,7 @@ export async function applyLearnSpool(
   let learned = 0;
   let skipped = 0;
   const { files, bad } = await consumeSpoolFiles(
-    (await listLearnFiles(dir)).slice(0, maxFiles),
+    (await listSpoolFiles(dir)).slice(0, maxFiles),
     parseLearnFile,
     async (entries) => {
       for (const entry of entries) {

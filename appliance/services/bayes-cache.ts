@@ -22,7 +22,8 @@ import {
   type TokenStore,
   type TrainingChange,
 } from '../../filter/index.js';
-import { listTouchFiles, writeTouchFile } from './bayes-touch-spool.js';
+import { writeTouchFile } from './bayes-touch-spool.js';
+import { listSpoolFiles } from './spool-files.js';
 
 const DAY_MS = 86_400_000;
 
@@ -357,7 +358,7 @@ export class CachedTokenStore implements TokenStore {
     const batches = [...this.#pending];
     this.#pending.clear();
     try {
-      const queued = (await listTouchFiles(this.#options.touchDir)).length;
+      const queued = (await listSpoolFiles(this.#options.touchDir)).length;
       if (queued >= (this.#options.maxSpoolFiles ?? 5000)) {
         throw new ParapetError('ERR_BAYES_STORE_IO', `${String(queued)} touch files not shipped`);
       }

@@ -26,9 +26,6 @@ export async function writeTouchFile(
   return writeSpoolFile(dir, name, { day: dayMs, tokens });
 }
 
-/** Complete spool files in `dir`, oldest first; [] when there is no spool. */
-export const listTouchFiles = listSpoolFiles;
-
 /** One spool file's content, or null when it is not one (it is dropped then). */
 export function parseTouchFile(text: string): { dayMs: number; tokens: TokenId[] } | null {
   let data: unknown;
@@ -70,7 +67,7 @@ export async function applyTouchSpool(
 ): Promise<TouchSpoolResult> {
   let tokens = 0;
   const { files, bad } = await consumeSpoolFiles(
-    (await listTouchFiles(dir)).slice(0, maxFiles),
+    (await listSpoolFiles(dir)).slice(0, maxFiles),
     (text) => (text.length > MAX_FILE_BYTES ? null : parseTouchFile(text)),
     async (parsed) => {
       await apply(parsed.dayMs, parsed.tokens);
