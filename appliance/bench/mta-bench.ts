@@ -16,6 +16,11 @@
  * message (user + system, from /proc): CPU per message stays comparable when other work shares
  * the cores, where messages/second does not.
  *
+ * The milter modes also run against their floor: a milter in C (libmilter) that does nothing
+ * but add one header, negotiating the same steps as ours on the same transport
+ * (floor-milter.c). Its ratio to no filter is what Postfix's own milter work costs here; the
+ * floor modes are left out, with a note, when gcc or libmilter-dev is missing.
+ *
  * Options (environment): BENCH_MESSAGES (default 1000), BENCH_ROUNDS (default 3),
  * BENCH_SESSIONS (default 8), BENCH_WARMUP (default 300), BENCH_MODES (comma list; default all).
  */
@@ -25,14 +30,23 @@ import { sendMessages, summarizeSendResults } from '../test/e2e/support/smtp-sen
 import { postfixUnavailableReason } from '../test/e2e/support/postfix-instance.js';
 import { parapetUnavailableReason } from '../test/e2e/support/parapet-node.js';
 import { startScenario, type ScenarioMode } from '../test/e2e/support/scenario.js';
+import { floorMilterUnavailableReason } from '../test/e2e/support/floor-milter.js';
 
 const ALL_MODES: readonly ScenarioMode[] = [
   'no-filter',
   'passthrough-relay',
   'content-filter',
+  'milter-floor-unix',
   'milter-unix',
+  'milter-floor-tcp',
   'milter-tcp',
 ];
+
+/** Each milter mode's floor: the do-nothing C milter on the same transport. */
+const FLOOR_OF: Partial<Record<ScenarioMode, ScenarioMode>> = {
+  'milter-unix': 'milter-floor-unix',
+  'milter-tcp': 'milter-floor-tcp',
+};
 
 function envNumber(name: string, fallback: number): number {
   const value = Number(process.env[name]);
@@ -120,8 +134,14 @@ async function main(): Promise<void> {
   const rounds = envNumber('BENCH_ROUNDS', 3);
   const sessions = envNumber('BENCH_SESSIONS', 8);
   const warmupCount = process.env['BENCH_WARMUP'] === '0' ? 0 : envNumber('BENCH_WARMUP', 300);
+  const floorUnavailable = floorMilterUnavailableReason();
+  if (floorUnavailable !== undefined) {
+    console.log(`bench:mta: no floor milter modes: ${floorUnavailable}`);
+  }
   const modes = (process.env['BENCH_MODES']?.split(',') ?? ALL_MODES).filter(
-    (m): m is ScenarioMode => (ALL_MODES as readonly string[]).includes(m),
+    (m): m is ScenarioMode =>
+      (ALL_MODES as readonly string[]).includes(m) &&
+      (floorUnavailable === undefined || !m.startsWith('milter-floor-')),
   );
   const corpus = await loadCorpus(count + warmupCount);
   const messages = corpus.slice(0, count).map((m) => ({ raw: m.raw, name: m.name }));
@@ -147,15 +167,20 @@ async function main(): Promise<void> {
   const base = med.get('no-filter');
   const relay = med.get('passthrough-relay');
   console.log(
-    '\nmode                 median msg/s   vs no filter   vs pass-through relay   CPU ms/msg',
+    '\nmode                 median msg/s   vs no filter   vs pass-through relay   vs floor milter   CPU ms/msg',
   );
   const rows = modes.map((mode) => {
     const value = med.get(mode) ?? 0;
     const ratio = base === undefined ? null : value / base;
     const relayRatio = relay === undefined ? null : value / relay;
     const cpuMs = medCpu.get(mode) ?? null;
+    const floorMode = FLOOR_OF[mode];
+    const floorRate = floorMode === undefined ? undefined : med.get(floorMode);
+    const floorRatio = floorRate === undefined ? null : value / floorRate;
+    const cell = (x: number | null, width: number): string =>
+      (x === null ? '-' : x.toFixed(2)).padStart(width);
     console.log(
-      `${mode.padEnd(20)} ${value.toFixed(1).padStart(12)}   ${ratio === null ? '-' : ratio.toFixed(2).padStart(12)}   ${relayRatio === null ? '-' : relayRatio.toFixed(2).padStart(20)}   ${cpuMs === null ? '-' : cpuMs.toFixed(2).padStart(10)}`,
+      `${mode.padEnd(20)} ${value.toFixed(1).padStart(12)}   ${cell(ratio, 12)}   ${cell(relayRatio, 21)}   ${cell(floorRatio, 15)}   ${cell(cpuMs, 10)}`,
     );
     return {
       mode,
@@ -163,6 +188,7 @@ async function main(): Promise<void> {
       rounds: rates.get(mode),
       ratioToNoFilter: ratio,
       ratioToRelay: relayRatio,
+      ratioToFloorMilter: floorRatio,
       policyCpuMsPerMessage: cpuMs,
     };
   });

@@ -9,9 +9,17 @@ import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 import { findFreePorts } from './free-port.js';
 import { createPolicyNode, runParapet, type PolicyNode } from './parapet-node.js';
 import { startTcpRelay, type TcpRelay } from './tcp-relay.js';
+import { startFloorMilter, type FloorMilter } from './floor-milter.js';
 
 export type ScenarioMode =
-  'no-filter' | 'passthrough-relay' | 'content-filter' | 'milter-tcp' | 'milter-unix';
+  | 'no-filter'
+  | 'passthrough-relay'
+  | 'content-filter'
+  | 'milter-tcp'
+  | 'milter-unix'
+  // bench:mta's floor: a do-nothing C milter (floor-milter.ts) instead of the policy service.
+  | 'milter-floor-unix'
+  | 'milter-floor-tcp';
 
 export interface Scenario {
   readonly mode: ScenarioMode;
@@ -57,9 +65,11 @@ export async function startScenario(
   });
   let node: PolicyNode | null = null;
   let relay: TcpRelay | null = null;
+  let floor: FloorMilter | null = null;
   const stop = async (): Promise<void> => {
     await postfix.stop();
     await node?.dispose();
+    await floor?.stop();
     await relay?.close();
     await sink.stop({ removeDir: true });
   };
@@ -85,7 +95,9 @@ export async function startScenario(
               '--mode',
               'milter',
               '--milter-address',
-              mode === 'milter-tcp' ? `inet:127.0.0.1:${milterPort}` : `unix:${socketPath}`,
+              mode === 'milter-tcp' || mode === 'milter-floor-tcp'
+                ? `inet:127.0.0.1:${milterPort}`
+                : `unix:${socketPath}`,
             ];
       const configured = await runParapet([
         'mta',
@@ -103,6 +115,12 @@ export async function startScenario(
       }
       if (mode === 'passthrough-relay') {
         relay = await startTcpRelay(filterPort, reinjectPort);
+      } else if (mode === 'milter-floor-unix' || mode === 'milter-floor-tcp') {
+        floor = await startFloorMilter(
+          mode === 'milter-floor-tcp'
+            ? { kind: 'tcp', port: milterPort }
+            : { kind: 'unix', path: socketPath },
+        );
       } else {
         node = await createPolicyNode({
           smtpFilterPort: mode === 'content-filter' ? filterPort : null,
