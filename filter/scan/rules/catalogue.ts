@@ -722,7 +722,7 @@ add('TO_UNDISCLOSED', 'header', 0.8, 'To is "undisclosed recipients" or an empty
 add('TO_MANY', 'header', 0.6, 'Ten or more addresses in To', (v) =>
   (v.header('to').match(/@/g)?.length ?? 0) >= 10 ? 'many To addresses' : null,
 );
-add('TO_EQ_FROM', 'header', 0.6, 'To is the From address', (v) => {
+add('TO_EQ_FROM', 'header', 0.3, 'To is the From address', (v) => {
   const to = v.header('to').toLowerCase();
   return v.from.address !== '' && /^[^,]*$/.test(to) && to.includes(v.from.address)
     ? 'To = From'
@@ -917,7 +917,7 @@ add(
 /* ----------------------------------------------------------------------------------------- */
 /* MIME structure and encoding                                                               */
 
-add('MIME_HTML_ONLY', 'mime', 0.9, 'The message has HTML text but no plain-text part', (v) => {
+add('MIME_HTML_ONLY', 'mime', 0.45, 'The message has HTML text but no plain-text part', (v) => {
   const text = v.textParts();
   return text.length > 0 && text.every((p) => p.type === 'text/html') ? 'HTML only' : null;
 });
@@ -1222,7 +1222,7 @@ function linkTextHost(text: string): string | null {
 add(
   'LINK_TEXT_MISMATCH',
   'phish',
-  0.5,
+  0.25,
   'Link text shows a domain other than the link target',
   (v) => {
     for (const u of v.uris()) {
@@ -1782,7 +1782,7 @@ bodyPhrase('BODY_CLICK_HERE', 'body', 0, 'Click here', /\bclick here\b/);
 bodyPhrase(
   'BODY_PERCENT_OFF',
   'body',
-  0.1,
+  0.05,
   'Discount in percent',
   /\b\d{2}% (?:off|discount|savings)/,
 );
@@ -1979,7 +1979,7 @@ add('CT_EMPTY_PARAMS', 'mime', 0.4, 'Content-Type ends with an empty parameter l
 add('HTML_FONT_BIG', 'html', 1.3, 'Several very large fonts in HTML', (v) =>
   (firstHtml(v)?.bigFonts ?? 0) >= 2 ? 'big fonts' : null,
 );
-add('LINES_ALL_CAPS', 'body', 0.6, 'Several lines shouted in capitals', (v) => {
+add('LINES_ALL_CAPS', 'body', 0.3, 'Several lines shouted in capitals', (v) => {
   // A text mostly in capitals (a weather or system alert) is BODY_EXCESS_CAPS: one evidence,
   // counted once.
   if (mostlyCapitals(v) !== null) return null;
@@ -1999,7 +1999,7 @@ bodyCount('ORDER_FORM', 'body', 0.9, 'Mail-order form language', 2, [
   /\bshipping (?:&|and) handling/,
   /\b(?:visa|mastercard|amex|discover)[,/ ]+(?:visa|mastercard|master card|amex|american express|discover)/,
 ]);
-add('MONEY_AMOUNTS', 'body', 0.3, 'Many dollar amounts', (v) =>
+add('MONEY_AMOUNTS', 'body', 0.15, 'Many dollar amounts', (v) =>
   (v.bodyText().match(/\$\s?\d/g)?.length ?? 0) >= 5 ? 'many $ amounts' : null,
 );
 
