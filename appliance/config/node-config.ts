@@ -80,7 +80,7 @@ export interface ScanServiceConfig {
   readonly rules: { readonly enabled: boolean; readonly scores: Readonly<Record<string, number>> };
   readonly attachments: { readonly enabled: boolean };
   /** Bayes from `$PARAPET_HOME/bayes/tokens.json` (built by `parapet learn`). */
-  readonly bayes: { readonly enabled: boolean };
+  readonly bayes: { readonly enabled: boolean; readonly autoLearn: BayesAutoLearnConfig };
   /**
    * clamd over `$PARAPET_HOME/antivirus/clamd.sock` (or `socket`). 'auto': when the node
    * supervises its antivirus service (ClamAV installed, `parapet start`).
@@ -179,12 +179,31 @@ const DEFAULT_IPBLOCKER: IpBlockerServiceConfig = {
   reputation: { windowMs: 3_600_000, minMessages: 10, badRatio: 0.9, spamThreshold: 5 },
 };
 
+/**
+ * Auto-learn of decisive messages into the shared Bayes store (bayes-autolearn.ts): a score
+ * without Bayes below `hamBelow` learns as ham, at or above `spamAtOrAbove` as spam
+ * (SpamAssassin's 0.1 and 12), at most `perMinute` messages per class and minute.
+ */
+export interface BayesAutoLearnConfig {
+  readonly enabled: boolean;
+  readonly hamBelow: number;
+  readonly spamAtOrAbove: number;
+  readonly perMinute: number;
+}
+
+const DEFAULT_AUTO_LEARN_CONFIG: BayesAutoLearnConfig = {
+  enabled: true,
+  hamBelow: 0.1,
+  spamAtOrAbove: 12,
+  perMinute: 30,
+};
+
 const DEFAULT_SCAN: ScanServiceConfig = {
   enabled: true,
   threshold: 5,
   rules: { enabled: true, scores: {} },
   attachments: { enabled: true },
-  bayes: { enabled: true },
+  bayes: { enabled: true, autoLearn: DEFAULT_AUTO_LEARN_CONFIG },
   virus: { enabled: 'auto', socket: null, timeoutMs: 30_000 },
 };
 
@@ -241,11 +260,28 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env): Prom
     ...o,
     rules: { ...DEFAULT_SCAN.rules, ...(o.rules ?? {}) },
     attachments: { ...DEFAULT_SCAN.attachments, ...(o.attachments ?? {}) },
-    bayes: { ...DEFAULT_SCAN.bayes, ...(o.bayes ?? {}) },
+    bayes: {
+      ...DEFAULT_SCAN.bayes,
+      ...(o.bayes ?? {}),
+      autoLearn: { ...DEFAULT_AUTO_LEARN_CONFIG, ...(o.bayes?.autoLearn ?? {}) },
+    },
     virus: { ...DEFAULT_SCAN.virus, ...(o.virus ?? {}) },
   };
   if (!(Number.isFinite(scan.threshold) && scan.threshold > 0)) {
     throw new ParapetError('ERR_CONFIG_INVALID', `${file}: scan.threshold must be positive`);
+  }
+  const al = scan.bayes.autoLearn;
+  if (
+    typeof al.enabled !== 'boolean' ||
+    !Number.isFinite(al.hamBelow) ||
+    !Number.isFinite(al.spamAtOrAbove) ||
+    !(al.hamBelow < al.spamAtOrAbove) ||
+    !(Number.isInteger(al.perMinute) && al.perMinute >= 0)
+  ) {
+    throw new ParapetError(
+      'ERR_CONFIG_INVALID',
+      `${file}: scan.bayes.autoLearn needs enabled true|false, hamBelow < spamAtOrAbove (numbers) and perMinute >= 0 (whole number)`,
+    );
   }
   const web: WebConfig = { ...DEFAULT_WEB, ...(overrides.web ?? {}) };
   validateWebConfig(web, file);

@@ -2,7 +2,7 @@
 // spool written, read back and applied.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -15,6 +15,8 @@ import {
   scoreWithoutBayes,
   type AutoLearnEntry,
 } from './bayes-autolearn.js';
+import { loadNodeConfig } from '../config/node-config.js';
+import { buildScanners } from './scanners.js';
 
 const scan = (score: number, extra: Partial<ScanResult> = {}): ScanResult => ({
   ...emptyScanResult(),
@@ -108,5 +110,53 @@ test('learn spool files that are not one are dropped, never thrown', async () =>
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('node.json scan.bayes.autoLearn sets the thresholds and the rate the policy service uses', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'parapet-autolearn-config-'));
+  try {
+    await mkdir(join(home, 'config'), { recursive: true });
+    const nodeJson = join(home, 'config', 'node.json');
+    const write = (autoLearn: unknown): Promise<void> =>
+      writeFile(
+        nodeJson,
+        JSON.stringify({ scan: { virus: { enabled: false }, bayes: { autoLearn } } }),
+      );
+    await write({ spamAtOrAbove: 4, perMinute: 1 });
+    const config = await loadNodeConfig({ PARAPET_HOME: home });
+    assert.deepEqual(config.scan.bayes.autoLearn, {
+      enabled: true,
+      hamBelow: 0.1,
+      spamAtOrAbove: 4,
+      perMinute: 1,
+    });
+    const built = await buildScanners(config, {});
+    try {
+      const message = await messageFromBytes(Buffer.from('Subject: offer\n\nbuy now\n'));
+      assert.ok(built.autoLearn !== undefined);
+      // 5 is spam at the configured 4 (not at the default 12); the second spam is over the rate.
+      assert.equal(await built.autoLearn({ message, scan: scan(5) }), 'spam');
+      assert.equal(await built.autoLearn({ message, scan: scan(6) }), null);
+    } finally {
+      await built.close();
+    }
+
+    await write({ enabled: false });
+    const off = await buildScanners(await loadNodeConfig({ PARAPET_HOME: home }), {});
+    assert.equal(off.autoLearn, undefined);
+    await off.close();
+
+    for (const bad of [
+      { hamBelow: 12 },
+      { perMinute: -1 },
+      { spamAtOrAbove: 'x' },
+      { enabled: 1 },
+    ]) {
+      await write(bad);
+      await assert.rejects(loadNodeConfig({ PARAPET_HOME: home }), { code: 'ERR_CONFIG_INVALID' });
+    }
+  } finally {
+    await rm(home, { recursive: true, force: true });
   }
 });

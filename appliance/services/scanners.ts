@@ -48,8 +48,8 @@ export interface BuildScannersOptions {
   /** Reloads and touch-spool outcomes of the Bayes cache (for the service log). */
   readonly onBayesEvent?: (event: BayesCacheEvent | AutoLearnEvent) => void;
   /**
-   * Auto-learn thresholds (SpamAssassin's by default), messages per class and minute (30), or
-   * false to turn auto-learn off.
+   * Auto-learn thresholds, messages per class and minute, or false to turn auto-learn off.
+   * Default: node.json `scan.bayes.autoLearn` (SpamAssassin's thresholds, 30 per minute).
    */
   readonly autoLearn?: false | { thresholds?: AutoLearnThresholds; perMinute?: number };
 }
@@ -78,15 +78,16 @@ export async function buildScanners(
     });
     scanners.push(createBayesScanner(cache, { touchOnScan: options.bayesTouches ?? true }));
     closers.push(() => cache.close());
-    if (options.autoLearn !== false) {
+    // node.json scan.bayes.autoLearn, unless the caller says otherwise.
+    const configured = s.bayes.autoLearn;
+    if (options.autoLearn !== false && (options.autoLearn !== undefined || configured.enabled)) {
       const learner = new BayesAutoLearner({
         dir: paths.autolearn,
-        ...(options.autoLearn?.thresholds === undefined
-          ? {}
-          : { thresholds: options.autoLearn.thresholds }),
-        ...(options.autoLearn?.perMinute === undefined
-          ? {}
-          : { perMinute: options.autoLearn.perMinute }),
+        thresholds: options.autoLearn?.thresholds ?? {
+          hamBelow: configured.hamBelow,
+          spamAtOrAbove: configured.spamAtOrAbove,
+        },
+        perMinute: options.autoLearn?.perMinute ?? configured.perMinute,
         ...(options.onBayesEvent === undefined ? {} : { onEvent: options.onBayesEvent }),
       });
       autoLearn = (input) => learner.observe(input);
