@@ -28,13 +28,13 @@ function dayOf(ms: number): string {
 
 /**
  * Recomputes this node's ipblock_daily rows for every UTC day [from, to) touches from the IP
- * Blocker's log. Lines are `{"time","client","source","action",…}` as the ipblocker service
+ * Blocker's log files (`logFiles`, the rotated generations and the current file). Lines are `{"time","client","source","action",…}` as the ipblocker service
  * writes them; lines of other nodes, outside the days, or not parseable are skipped. A missing
- * log means no refusals. The file is read as a stream (it is append-only and may be large).
+ * file means no refusals in it. The files are read as streams (append-only, up to 16 MiB each).
  */
 export async function rollupIpBlockLog(
   db: Db,
-  options: { nodeId: string; logPath: string; from: Date; to: Date },
+  options: { nodeId: string; logFiles: readonly string[]; from: Date; to: Date },
 ): Promise<IpBlockRollupResult> {
   const first = dayOf(options.from.getTime());
   const last = dayOf(options.to.getTime() - 1);
@@ -42,9 +42,11 @@ export async function rollupIpBlockLog(
   const counts = new Map<string, Map<string, number>>();
   let refusals = 0;
   let skipped = 0;
-  if (existsSync(options.logPath)) {
+  // Every generation the IP Blocker keeps (ipblocker/refusal-log.ts, oldest first): a day's
+  // lines may straddle a rotation.
+  for (const file of options.logFiles.filter((f) => existsSync(f))) {
     const lines = createInterface({
-      input: createReadStream(options.logPath, { encoding: 'utf8' }),
+      input: createReadStream(file, { encoding: 'utf8' }),
       crlfDelay: Infinity,
     });
     for await (const line of lines) {

@@ -264,11 +264,18 @@ test(
     const log = join(t.home, 'ipblock.jsonl');
     const line = (time: string, client: string, source: string): string =>
       JSON.stringify({ time, nodeId: 'node-a', client, source, action: 'reject' });
+    // The day straddles a rotation: its first refusals are in the older generation.
     await writeFile(
-      log,
+      `${log}.1`,
       [
         line(`${D1}T01:00:00Z`, '192.0.2.66', 'local'),
         line(`${D1}T02:00:00Z`, '192.0.2.66', 'local'),
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      log,
+      [
         line(`${D1}T03:00:00Z`, '192.0.2.67', 'dnsbl:zen.example'),
         line(`${D2}T03:00:00Z`, '192.0.2.67', 'reputation'),
         JSON.stringify({ time: `${D1}T04:00:00Z`, nodeId: 'node-b', client: '192.0.2.1' }),
@@ -276,7 +283,12 @@ test(
         '',
       ].join('\n'),
     );
-    const options = { nodeId: 'node-a', logPath: log, from: range3Days.from, to: range3Days.to };
+    const options = {
+      nodeId: 'node-a',
+      logFiles: [`${log}.1`, log],
+      from: range3Days.from,
+      to: range3Days.to,
+    };
     const first = await rollupIpBlockLog(t.db, options);
     const again = await rollupIpBlockLog(t.db, options);
     assert.deepEqual([first.refusals, first.skipped], [4, 1]);
@@ -292,7 +304,7 @@ test(
       ],
     );
     assert.deepEqual(r.top[0], { key: '192.0.2.66', messages: 2 });
-    const missing = await rollupIpBlockLog(t.db, { ...options, logPath: join(t.home, 'none') });
+    const missing = await rollupIpBlockLog(t.db, { ...options, logFiles: [join(t.home, 'none')] });
     assert.equal(missing.refusals, 0);
     assert.equal((await reportIpBlocked(t.db, range3Days)).total, 0);
   },

@@ -25,6 +25,7 @@ import {
   shipTouchSpool,
 } from '../services/bayes-sync.js';
 import { applyLearnSpool } from '../services/bayes-autolearn.js';
+import { refusalLogFiles } from '../ipblocker/refusal-log.js';
 import { applyTouchSpool } from '../services/bayes-touch-spool.js';
 import {
   DEFAULT_RETENTION,
@@ -101,7 +102,7 @@ export async function runMessageLogRollupTask(ctx: TaskContext): Promise<string>
   const hours = await rollupMessageLog(ctx.db, from, to);
   const blocked = await rollupIpBlockLog(ctx.db, {
     nodeId: ctx.config.nodeId,
-    logPath: ctx.config.paths.ipblockLog,
+    logFiles: refusalLogFiles(ctx.config.paths.ipblockLog),
     from,
     to,
   });

@@ -2,9 +2,9 @@
  * The IP Blocker service: Postfix policy delegation on 127.0.0.1:10040 (wired by
  * `parapet mta configure postfix` as check_policy_service). Wiring only: local entries are
  * re-read when their file changes, the message log is followed for reputation, refusals are
- * appended to `log/ipblock.jsonl` for reports.
+ * appended to `log/ipblock.jsonl` (rotated by size, refusal-log.ts) for reports.
  */
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
@@ -12,6 +12,7 @@ import { createServiceLogger } from '../log/logger.js';
 import { IpBlockList, readBlockEntries } from '../ipblocker/block-list.js';
 import { MessageLogTail, ReputationTracker } from '../ipblocker/reputation.js';
 import { startIpBlockerServer } from '../ipblocker/server.js';
+import { RefusalLog } from '../ipblocker/refusal-log.js';
 import { signalReady, waitForStopSignal } from './signals.js';
 
 export interface RunningIpBlocker {
@@ -34,6 +35,7 @@ export async function startIpBlockerService(
   });
   await tail.poll();
   await mkdir(dirname(config.paths.ipblockLog), { recursive: true, mode: 0o750 });
+  const refusals = new RefusalLog(config.paths.ipblockLog);
 
   const refresh = async (): Promise<void> => {
     const stamp = await fileStamp(config.paths.ipblockList);
@@ -91,7 +93,7 @@ export async function startIpBlockerService(
         source: decision.source,
         action: decision.action.kind,
       });
-      appendFile(config.paths.ipblockLog, `${line}\n`, { mode: 0o640 }).catch((err: unknown) => {
+      refusals.append(line).catch((err: unknown) => {
         logger.error({ err }, 'IP Blocker log append failed');
       });
       logger.info({ client: decision.client, source: decision.source }, 'client refused');
@@ -107,6 +109,7 @@ export async function startIpBlockerService(
       clearInterval(timer);
       clearInterval(pruneTimer);
       await server.close();
+      await refusals.flush();
     },
   };
 }
