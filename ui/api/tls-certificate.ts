@@ -116,3 +116,53 @@ export async function installCertificate(home: string, pair: TlsPair): Promise<v
   }
   if (process.getuid?.() === 0 && owner.uid !== 0) await chown(p.dir, owner.uid, owner.gid);
 }
+
+/**
+ * Follows the node's pair on disk: every `intervalMs` it compares the files' stamps and, when
+ * they changed and hold a usable pair again, hands it to `apply` (the listener's
+ * setSecureContext). So a pair replaced through the other listener, by `installCertificate`
+ * or by hand reaches every listener without a restart. A half-written or mismatched pair (key
+ * renamed before the certificate) is skipped and retried on the next tick.
+ */
+export function watchCertificate(
+  home: string,
+  apply: (pair: TlsPair) => void,
+  options: { intervalMs?: number; onError?: (err: unknown) => void } = {},
+): { stop(): void } {
+  const p = tlsPaths(home);
+  const stampOf = async (): Promise<string> => {
+    const [k, c] = await Promise.all([stat(p.key), stat(p.cert)]);
+    return `${String(k.ino)}:${String(k.mtimeMs)}:${String(c.ino)}:${String(c.mtimeMs)}`;
+  };
+  let applied: string | null = null;
+  let busy = false;
+  const tick = async (): Promise<void> => {
+    const stamp = await stampOf();
+    if (applied === null) {
+      applied = stamp; // the pair the listener started with
+      return;
+    }
+    if (stamp === applied) return;
+    const pair = { key: await readFile(p.key, 'utf8'), cert: await readFile(p.cert, 'utf8') };
+    checkCertificatePair(pair);
+    apply(pair);
+    applied = stamp;
+  };
+  const run = (): void => {
+    if (busy) return;
+    busy = true;
+    tick()
+      .catch((err: unknown) => options.onError?.(err))
+      .finally(() => {
+        busy = false;
+      });
+  };
+  run();
+  const timer = setInterval(run, options.intervalMs ?? 30_000);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
+}

@@ -19,7 +19,8 @@ import { SessionStore } from './auth/sessions.js';
 import { AuditLog } from './audit-log.js';
 import { buildWebApp } from './app.js';
 import { createApiContext, type ApiContext } from './context.js';
-import { ensureCertificate, type TlsPair } from './tls-certificate.js';
+import { ensureCertificate, watchCertificate, type TlsPair } from './tls-certificate.js';
+import type { Server as TlsServer } from 'node:tls';
 
 export const accountsPath = (home: string): string => join(home, 'config', 'users.json');
 export const auditPath = (home: string): string => join(home, 'log', 'audit.jsonl');
@@ -56,7 +57,13 @@ export interface RunningWebService {
 export async function startWebService(
   surface: Surface,
   config: NodeConfig,
-  options: { logger?: Logger; tls?: TlsPair | null; database?: () => Promise<Db> } = {},
+  options: {
+    logger?: Logger;
+    tls?: TlsPair | null;
+    database?: () => Promise<Db>;
+    /** How often the node's certificate files are checked for a new pair. Default 30 s. */
+    certificatePollMs?: number;
+  } = {},
 ): Promise<RunningWebService> {
   const logger = options.logger ?? createWebLogger(surface);
   const context = createApiContext({
@@ -80,11 +87,36 @@ export async function startWebService(
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : listen.port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  // The node's own pair (not one a test passed in): follow it on disk, so a certificate
+  // uploaded through the Manager reaches this listener too without a restart.
+  const watcher =
+    options.tls === undefined && tls !== null
+      ? watchCertificate(
+          config.home,
+          (pair) => {
+            (app.server as unknown as TlsServer).setSecureContext({
+              key: pair.key,
+              cert: pair.cert,
+              minVersion: 'TLSv1.2',
+            });
+            logger.info({ surface }, 'TLS certificate reloaded');
+          },
+          {
+            ...(options.certificatePollMs === undefined
+              ? {}
+              : { intervalMs: options.certificatePollMs }),
+            onError: (err) => {
+              logger.warn({ err }, 'TLS certificate on disk not usable; keeping the current one');
+            },
+          },
+        )
+      : null;
   return {
     app,
     context,
     url: `${tls === null ? 'http' : 'https'}://${host}:${port}`,
     close: async () => {
+      watcher?.stop();
       await app.close();
       await context.close();
     },

@@ -31,6 +31,8 @@ export interface WebNodeOptions {
   readonly home?: string;
   /** Where the services' log lines go (tests that inspect them); default: nowhere. */
   readonly logStream?: { write(line: string): void };
+  /** How often each listener checks the certificate files (default: the service's 30 s). */
+  readonly certificatePollMs?: number;
 }
 
 export async function startWebNode(options: WebNodeOptions = {}): Promise<WebNode> {
@@ -50,7 +52,12 @@ export async function startWebNode(options: WebNodeOptions = {}): Promise<WebNod
     options.logStream === undefined
       ? pino({ level: process.env['PARAPET_TEST_LOG'] ?? 'silent' })
       : createWebLogger('manager', options.logStream);
-  const db = options.database === undefined ? {} : { database: options.database };
+  const db = {
+    ...(options.database === undefined ? {} : { database: options.database }),
+    ...(options.certificatePollMs === undefined
+      ? {}
+      : { certificatePollMs: options.certificatePollMs }),
+  };
   const manager = await startWebService('manager', config, { logger, ...db });
   const rpcui = await startWebService('rpcui', config, { logger, ...db });
   return {

@@ -1,6 +1,7 @@
 /**
  * The web certificate: read it, replace it with an uploaded pair (administrators only) and
- * see the listener serve the new one on the next connection, without a restart.
+ * see the listener serve the new one on the next connection, and the other listener within its
+ * poll of the files, without a restart.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +25,7 @@ function servedSubject(url: string): Promise<string> {
 }
 
 test('TLS certificate: view, replace (checked, applied at once), roles', async (t) => {
-  const node = await startWebNode();
+  const node = await startWebNode({ certificatePollMs: 50 });
   t.after(() => node.close());
   await node.addUser('boss', 'admin', 'admin password 0001');
   await node.addUser('watcher', 'viewer', 'viewer password 0002');
@@ -61,6 +62,13 @@ test('TLS certificate: view, replace (checked, applied at once), roles', async (
   assert.equal(replaced.json().appliedNow, true);
   assert.match(String(replaced.json().subject), /CN=mail-gw\.example\.net/);
   assert.equal(await servedSubject(url), 'mail-gw.example.net');
+  // The End User listener (another process in a node) follows the files on disk.
+  let rpcuiSubject = await servedSubject(node.rpcui.url);
+  for (let i = 0; i < 100 && rpcuiSubject !== 'mail-gw.example.net'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    rpcuiSubject = await servedSubject(node.rpcui.url);
+  }
+  assert.equal(rpcuiSubject, 'mail-gw.example.net');
   const after = (await admin.request('GET', '/api/v1/settings/tls')).json() as { subject: string };
   assert.match(after.subject, /mail-gw\.example\.net/);
 

@@ -2,7 +2,8 @@
  * /api/v1/settings/tls on the Manager: the certificate the web listeners serve (subject,
  * issuer, names, validity) and its replacement by an uploaded PEM key and certificate, checked
  * (the key must match) and written atomically (key 0600), then applied to this listener at
- * once with setSecureContext; the End User listener (28443) takes it at its next restart.
+ * once with setSecureContext; the End User listener (28443) follows the files and serves it within
+ * 30 s (web-service.ts, watchCertificate).
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

@@ -391,7 +391,7 @@ export const servicesTab: Tab = {
             cert: crt.value,
           });
           key.value = '';
-          return `Certificate replaced (${r.subject.replace(/\n/g, ', ')})${r.appliedNow ? '; in use now' : ''}. The End User interface uses it after its next restart.`;
+          return `Certificate replaced (${r.subject.replace(/\n/g, ', ')})${r.appliedNow ? '; in use now' : ''}. The End User interface follows within 30 seconds.`;
         });
       });
       tlsBox.append(form);
