@@ -43,6 +43,9 @@ export async function buildWebApp(options: WebAppOptions): Promise<FastifyInstan
     bodyLimit: options.bodyLimitBytes ?? 10 * 1024 * 1024,
     trustProxy: false,
     routerOptions: { maxParamLength: 200 },
+    // A parameter or field the route does not know is an error (400), not silently dropped:
+    // a mistyped filter such as `?sendr=` must not widen a search or a bulk action to all.
+    ajv: { customOptions: { removeAdditional: false } },
   };
   const app: FastifyInstance =
     options.tls === null

@@ -80,4 +80,12 @@ test('TLS certificate: view, replace (checked, applied at once), roles', async (
     ['ok', 'denied', 'denied'],
   );
   assert.ok(!JSON.stringify(audit).includes('PRIVATE KEY'));
+
+  // What a route does not know is refused, never dropped: a mistyped filter would widen a
+  // search (or a bulk action) to everything.
+  const typo = await admin.request('GET', '/api/v1/audit?actoor=boss');
+  assert.equal(typo.status, 400, typo.text);
+  assert.equal((typo.json() as { error: string }).error, 'ERR_UI_BAD_REQUEST');
+  const extra = await admin.send('PUT', '/api/v1/settings/tls', { ...pair, chain: 'x' });
+  assert.equal(extra.status, 400, extra.text);
 });
