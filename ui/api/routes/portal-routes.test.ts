@@ -257,6 +257,11 @@ test('a digest link signs in to that one address; expired, tampered or foreign l
     `/api/v1/session/link?token=${encodeURIComponent(token)}&message=abc123`,
   );
   assert.equal(one.headers['location'], '/#/quarantine?message=abc123', 'opens on that message');
+  const tracked = await new WebClient(f.web.rpcui.url).request(
+    'GET',
+    `/api/v1/session/link?utm_source=digest&token=${encodeURIComponent(token)}&message=abc123`,
+  );
+  assert.equal(tracked.status, 303, 'a tracker parameter added to the link is ignored');
   const bad = await new WebClient(f.web.rpcui.url).request(
     'GET',
     `/api/v1/session/link?token=${encodeURIComponent(token)}&message=${encodeURIComponent('../x"<')}`,

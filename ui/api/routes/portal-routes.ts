@@ -573,7 +573,9 @@ export const portalModule: ApiModule = {
     const tokenQuery = {
       type: 'object',
       required: ['token'],
-      additionalProperties: false,
+      // The one route that ignores parameters it does not know: the link travels in mail, and
+      // link rewriters and trackers append their own (utm_source=…); it selects nothing.
+      additionalProperties: true,
       properties: {
         token: { type: 'string', minLength: 1, maxLength: MAX_DIGEST_LINK_CHARS },
         // The digest's per-message links open on that message.
