@@ -113,7 +113,7 @@ export {
   type ConfigVersion,
   type ConfigVersionMeta,
 } from './config/config-versions.js';
-export { AuditLogShipper, insertAuditLines, parseAuditLine } from './db/index.js';
+export { AuditLogShipper, insertAuditLines, parseAuditLine, type AuditLine } from './db/index.js';
 // Node and service health (parapet service status, the Manager's Local Services tab).
 export {
   checkServiceHealth,

@@ -24,12 +24,18 @@ export interface AuditCursor {
   readonly offset: number;
 }
 
-/** One line of audit.jsonl as stored (ui/api/audit-log.ts AuditEntry). */
+/**
+ * One line of audit.jsonl as stored; ui/api/audit-log.ts writes them (its AuditEntry is this
+ * with the outcomes it writes).
+ */
 export interface AuditLine {
   readonly at: string;
+  /** The account (or `cli:<unix user>`) that made the change. */
   readonly actor: string;
+  /** manager, rpcui or cli. */
   readonly surface: string;
   readonly ip: string | null;
+  /** dotted verb, e.g. `user.add`, `quarantine.approve`, `policy.save`. */
   readonly action: string;
   readonly object: string | null;
   readonly outcome: string;

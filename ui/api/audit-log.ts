@@ -5,19 +5,11 @@
  */
 import { appendFile, chown, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { AuditLine } from '../../appliance/index.js';
 
-export interface AuditEntry {
-  readonly at: string;
-  /** The account (or `cli:<unix user>`) that made the change. */
-  readonly actor: string;
-  /** manager, rpcui or cli. */
-  readonly surface: string;
-  readonly ip: string | null;
-  /** dotted verb, e.g. `user.add`, `quarantine.approve`, `policy.save`. */
-  readonly action: string;
-  readonly object: string | null;
+/** One audit line as written here: appliance's AuditLine (which the shipper reads back). */
+export interface AuditEntry extends AuditLine {
   readonly outcome: 'ok' | 'denied' | 'failed';
-  readonly details: Readonly<Record<string, unknown>>;
 }
 
 const SECRET_KEY = /pass|secret|token|totp|hash|key|cookie|csrf/i;
