@@ -371,3 +371,43 @@ export const ROW_VIEW_SCHEMA = {
     },
   },
 } as const;
+
+/** The query both scoped quarantine lists take (End User portal and group pages). */
+export interface ScopedListQuery {
+  readonly status?: 'held' | 'released' | 'deleted';
+  readonly subject?: string;
+  readonly sender?: string;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** JSON-schema properties of ScopedListQuery; `cursorMaxLength` differs by scope size. */
+export function scopedListQueryProperties(cursorMaxLength: number) {
+  return {
+    status: { type: 'string', enum: ['held', 'released', 'deleted'] },
+    subject: { type: 'string', maxLength: 200 },
+    sender: { type: 'string', maxLength: 320 },
+    limit: { type: 'integer', minimum: 1, maximum: 200 },
+    cursor: { type: 'string', maxLength: cursorMaxLength },
+  } as const;
+}
+
+/** The 200 response of both scoped quarantine lists: one page of rows and the next cursor. */
+export const SCOPED_PAGE_RESPONSE = {
+  200: {
+    type: 'object',
+    properties: {
+      messages: { type: 'array', items: ROW_VIEW_SCHEMA },
+      next: { type: ['string', 'null'] },
+    },
+  },
+} as const;
+
+/** The search a list query asks for: held messages unless it names another status. */
+export function scopedSearchOf(q: ScopedListQuery): ScopedSearch {
+  return {
+    status: q.status ?? 'held',
+    ...(q.subject === undefined ? {} : { subject: q.subject }),
+    ...(q.sender === undefined ? {} : { sender: q.sender }),
+  };
+}

@@ -21,11 +21,14 @@ import {
 } from '../groups-store.js';
 import { portalStore } from '../portal-store.js';
 import {
-  ROW_VIEW_SCHEMA,
   quarantineRow,
   rowView,
   scopedQuarantine,
+  scopedListQueryProperties,
+  scopedSearchOf,
   searchScoped,
+  SCOPED_PAGE_RESPONSE,
+  type ScopedListQuery,
 } from '../portal-quarantine.js';
 import { changeSenderLists, userSenders, type SenderListKind } from '../user-sender-lists.js';
 import type { QuarantineRow } from '../../../appliance/index.js';
@@ -213,16 +216,7 @@ export const groupsModule: ApiModule = {
       },
     );
 
-    app.get<{
-      Params: { name: string };
-      Querystring: {
-        status?: 'held' | 'released' | 'deleted';
-        subject?: string;
-        sender?: string;
-        limit?: number;
-        cursor?: string;
-      };
-    }>(
+    app.get<{ Params: { name: string }; Querystring: ScopedListQuery }>(
       '/api/v1/groups/:name/messages',
       {
         config: { access: GROUP_ACCESS },
@@ -233,23 +227,10 @@ export const groupsModule: ApiModule = {
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: {
-              status: { type: 'string', enum: ['held', 'released', 'deleted'] },
-              subject: { type: 'string', maxLength: 200 },
-              sender: { type: 'string', maxLength: 320 },
-              limit: { type: 'integer', minimum: 1, maximum: 200 },
-              cursor: { type: 'string', maxLength: 20000 },
-            },
+            // A group's scope can be many domains: its cursor holds one position per term.
+            properties: scopedListQueryProperties(20000),
           },
-          response: {
-            200: {
-              type: 'object',
-              properties: {
-                messages: { type: 'array', items: ROW_VIEW_SCHEMA },
-                next: { type: ['string', 'null'] },
-              },
-            },
-          },
+          response: SCOPED_PAGE_RESPONSE,
         },
       },
       async (request) => {
@@ -258,11 +239,7 @@ export const groupsModule: ApiModule = {
         const page = await searchScoped(
           await ctx.database(),
           groupTerms([group]),
-          {
-            status: q.status ?? 'held',
-            ...(q.subject === undefined ? {} : { subject: q.subject }),
-            ...(q.sender === undefined ? {} : { sender: q.sender }),
-          },
+          scopedSearchOf(q),
           q.limit ?? 50,
           q.cursor,
         );

@@ -23,11 +23,14 @@ import {
   type PortalSettings,
 } from '../portal-store.js';
 import {
-  ROW_VIEW_SCHEMA,
   quarantineRow,
   rowView,
   scopedQuarantine,
+  scopedListQueryProperties,
+  scopedSearchOf,
   searchScoped,
+  SCOPED_PAGE_RESPONSE,
+  type ScopedListQuery,
 } from '../portal-quarantine.js';
 import {
   changeSenderLists,
@@ -130,16 +133,7 @@ export const portalModule: ApiModule = {
       },
     );
 
-    app.get<{
-      Querystring: {
-        status?: 'held' | 'released' | 'deleted';
-        subject?: string;
-        sender?: string;
-        address?: string;
-        limit?: number;
-        cursor?: string;
-      };
-    }>(
+    app.get<{ Querystring: ScopedListQuery & { address?: string } }>(
       '/api/v1/portal/messages',
       {
         config: { access: END_USER },
@@ -150,23 +144,11 @@ export const portalModule: ApiModule = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              status: { type: 'string', enum: ['held', 'released', 'deleted'] },
-              subject: { type: 'string', maxLength: 200 },
-              sender: { type: 'string', maxLength: 320 },
+              ...scopedListQueryProperties(4000),
               address: { type: 'string', maxLength: 320 },
-              limit: { type: 'integer', minimum: 1, maximum: 200 },
-              cursor: { type: 'string', maxLength: 4000 },
             },
           },
-          response: {
-            200: {
-              type: 'object',
-              properties: {
-                messages: { type: 'array', items: ROW_VIEW_SCHEMA },
-                next: { type: ['string', 'null'] },
-              },
-            },
-          },
+          response: SCOPED_PAGE_RESPONSE,
         },
       },
       async (request) => {
@@ -181,11 +163,7 @@ export const portalModule: ApiModule = {
         const page = await searchScoped(
           await ctx.database(),
           terms,
-          {
-            status: q.status ?? 'held',
-            ...(q.subject === undefined ? {} : { subject: q.subject }),
-            ...(q.sender === undefined ? {} : { sender: q.sender }),
-          },
+          scopedSearchOf(q),
           q.limit ?? 50,
           q.cursor,
         );
