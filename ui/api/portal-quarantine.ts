@@ -411,3 +411,19 @@ export function scopedSearchOf(q: ScopedListQuery): ScopedSearch {
     ...(q.sender === undefined ? {} : { sender: q.sender }),
   };
 }
+
+/** A decision on a user's release request (portal administrators and group pages). */
+export interface RequestDecision {
+  readonly username: string;
+  readonly decision: 'approve' | 'refuse';
+}
+
+export const REQUEST_DECISION_SCHEMA = {
+  type: 'object',
+  required: ['username', 'decision'],
+  additionalProperties: false,
+  properties: {
+    username: { type: 'string', maxLength: 128 },
+    decision: { type: 'string', enum: ['approve', 'refuse'] },
+  },
+} as const;

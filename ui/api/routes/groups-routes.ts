@@ -28,6 +28,8 @@ import {
   scopedSearchOf,
   searchScoped,
   SCOPED_PAGE_RESPONSE,
+  REQUEST_DECISION_SCHEMA,
+  type RequestDecision,
   type ScopedListQuery,
 } from '../portal-quarantine.js';
 import { changeSenderLists, userSenders, type SenderListKind } from '../user-sender-lists.js';
@@ -320,7 +322,7 @@ export const groupsModule: ApiModule = {
 
     app.post<{
       Params: { name: string; id: string };
-      Body: { username: string; decision: 'approve' | 'refuse' };
+      Body: RequestDecision;
     }>(
       '/api/v1/groups/:name/requests/:id',
       {
@@ -329,15 +331,7 @@ export const groupsModule: ApiModule = {
           summary: 'approve (release to the requester) or refuse a user’s release request',
           tags: ['groups'],
           params: messageParams,
-          body: {
-            type: 'object',
-            required: ['username', 'decision'],
-            additionalProperties: false,
-            properties: {
-              username: { type: 'string', maxLength: 128 },
-              decision: { type: 'string', enum: ['approve', 'refuse'] },
-            },
-          },
+          body: REQUEST_DECISION_SCHEMA,
         },
       },
       async (request) => {

@@ -30,6 +30,8 @@ import {
   scopedSearchOf,
   searchScoped,
   SCOPED_PAGE_RESPONSE,
+  REQUEST_DECISION_SCHEMA,
+  type RequestDecision,
   type ScopedListQuery,
 } from '../portal-quarantine.js';
 import {
@@ -463,7 +465,7 @@ export const portalModule: ApiModule = {
 
     app.post<{
       Params: { id: string };
-      Body: { username: string; decision: 'approve' | 'refuse' };
+      Body: RequestDecision;
     }>(
       '/api/v1/portal/requests/:id',
       {
@@ -472,15 +474,7 @@ export const portalModule: ApiModule = {
           summary: 'approve (release to the requester’s addresses) or refuse a release request',
           tags: ['portal'],
           params: idParam,
-          body: {
-            type: 'object',
-            required: ['username', 'decision'],
-            additionalProperties: false,
-            properties: {
-              username: { type: 'string', maxLength: 128 },
-              decision: { type: 'string', enum: ['approve', 'refuse'] },
-            },
-          },
+          body: REQUEST_DECISION_SCHEMA,
         },
       },
       async (request) => {
