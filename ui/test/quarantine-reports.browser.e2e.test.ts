@@ -7,19 +7,12 @@
  * quarantine list, the message view and the reports.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
-  DEFAULT_DATABASE_CONFIG,
   OutboundQueue,
   QueueRunner,
   insertQuarantineRows,
-  migrate,
-  openDatabase,
   rollupMessageLog,
   type Db,
 } from '../../appliance/index.js';
@@ -27,38 +20,22 @@ import { QuarantineWriter, messageFromBytes } from '../../filter/index.js';
 import { chromiumPath, launchBrowser, newPage, screenshot, signInThroughForm } from './browser.js';
 import { startTestSmtpSink, type TestSmtpSink } from './smtp-sink.js';
 import { startWebNode, type WebNode } from './web-node.js';
-import { freePort } from './free-port.js';
+import { PG_SKIP, startTestDatabase, type TestDatabase } from './test-database.js';
 
-const skip =
-  chromiumPath() === null
-    ? 'chromium is not installed'
-    : !existsSync('/usr/lib/postgresql') || process.env['PARAPET_SKIP_DB_TESTS'] === '1'
-      ? 'no PostgreSQL server binaries'
-      : false;
+const skip = chromiumPath() === null ? 'chromium is not installed' : PG_SKIP;
 
 const PASSWORD = 'correct horse battery';
 
-let pgHome = '';
+let database: TestDatabase | undefined;
 let db: Db | undefined;
-let stopPg: () => Promise<void> = () => Promise.resolve();
 let sink: TestSmtpSink | undefined;
 let node: WebNode | undefined;
 let browser: Browser | undefined;
 
 before(async () => {
   if (skip !== false) return;
-  pgHome = await mkdtemp(join(tmpdir(), 'parapet-qrb-pg-'));
-  const opened = await openDatabase(pgHome, {
-    ...DEFAULT_DATABASE_CONFIG,
-    port: await freePort(),
-    poolMax: 4,
-  });
-  db = opened.db;
-  stopPg = async () => {
-    await opened.db.close();
-    await opened.embedded?.stop();
-  };
-  await migrate(db);
+  database = await startTestDatabase('parapet-qrb-pg-');
+  db = database.db;
   sink = await startTestSmtpSink();
   node = await startWebNode({
     database: () =>
@@ -73,8 +50,7 @@ after(async () => {
   await browser?.close();
   await node?.close();
   await sink?.close();
-  await stopPg();
-  if (pgHome !== '') await rm(pgHome, { recursive: true, force: true });
+  await database?.stop();
 });
 
 test(

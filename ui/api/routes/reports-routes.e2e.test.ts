@@ -3,21 +3,11 @@
  * roll-up, read back through the API as JSON and CSV; roles, bad input and a missing database.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  DEFAULT_DATABASE_CONFIG,
-  migrate,
-  openDatabase,
-  rollupMessageLog,
-  type Db,
-} from '../../../appliance/index.js';
+import { rollupMessageLog, type Db } from '../../../appliance/index.js';
 import { ParapetError } from '../../../filter/index.js';
 import { startWebNode, WebClient, type WebNode } from '../../test/web-node.js';
-import { freePort } from '../../test/free-port.js';
+import { PG_SKIP, startTestDatabase, type TestDatabase } from '../../test/test-database.js';
 
 interface TableBody {
   kind: string;
@@ -25,9 +15,6 @@ interface TableBody {
   columns: string[];
   rows: (string | number | null)[][];
 }
-
-const PG_MISSING =
-  !existsSync('/usr/lib/postgresql') || process.env['PARAPET_SKIP_DB_TESTS'] === '1';
 
 /** An attacker-chosen sender: a formula, a comma and quotes, to check the CSV cell. */
 const NASTY_SENDER = '=cmd,"x"@evil.example';
@@ -64,10 +51,9 @@ async function insertLog(
   );
 }
 
-describe('reports routes', { skip: PG_MISSING ? 'no PostgreSQL server binaries' : false }, () => {
-  let pgHome = '';
+describe('reports routes', { skip: PG_SKIP }, () => {
+  let database: TestDatabase | undefined;
   let db: Db;
-  let stopPg: () => Promise<void> = () => Promise.resolve();
   let node: WebNode;
   let admin: WebClient;
   let viewer: WebClient;
@@ -78,18 +64,8 @@ describe('reports routes', { skip: PG_MISSING ? 'no PostgreSQL server binaries' 
   };
 
   before(async () => {
-    pgHome = await mkdtemp(join(tmpdir(), 'parapet-rr-pg-'));
-    const opened = await openDatabase(pgHome, {
-      ...DEFAULT_DATABASE_CONFIG,
-      port: await freePort(),
-      poolMax: 4,
-    });
-    db = opened.db;
-    stopPg = async () => {
-      await opened.db.close();
-      await opened.embedded?.stop();
-    };
-    await migrate(db);
+    database = await startTestDatabase('parapet-rr-pg-');
+    db = database.db;
     await insertLog(db, 0, 100, {
       sender: 'friend@good.example',
       disposition: 'accepted',
@@ -131,8 +107,7 @@ describe('reports routes', { skip: PG_MISSING ? 'no PostgreSQL server binaries' 
 
   after(async () => {
     await node.close();
-    await stopPg();
-    await rm(pgHome, { recursive: true, force: true });
+    await database?.stop();
   });
 
   test('strangers get 401; viewers and administrators read', async () => {
