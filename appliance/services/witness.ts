@@ -6,7 +6,7 @@
  * outlive the policy service.
  */
 import type { Logger } from 'pino';
-import { startReinjectWitness, ParapetError } from '../../filter/index.js';
+import { startReinjectWitness } from '../../filter/index.js';
 import { loadNodeConfig, type NodeConfig } from '../config/node-config.js';
 import { createServiceLogger } from '../log/logger.js';
 import { signalReady, waitForStopSignal } from './signals.js';
@@ -22,10 +22,10 @@ export async function startWitnessService(
 ): Promise<RunningWitness> {
   const socketPath = config.policy.witnessSocketPath;
   if (socketPath === null) {
-    throw new ParapetError(
-      'ERR_CONFIG_INVALID',
-      'policy.witnessSocketPath is null in node.json: this node runs no re-injection witness',
-    );
+    // Supervised on every node: without a socket configured it stays up doing nothing, rather
+    // than failing and being restarted by pm2 over and over (node-health expects no endpoint).
+    logger.info('policy.witnessSocketPath is null in node.json: no re-injection witness');
+    return { listeners: [], close: () => Promise.resolve() };
   }
   const witness = await startReinjectWitness({
     socketPath,
