@@ -393,22 +393,30 @@ function tuneBandScores(
   return new Map(BAYES_BANDS.map((b, i) => [b.symbol, bestScores[i] ?? b.defaultScore]));
 }
 
-/** Scans `messages` through spamd with two spamc clients at a time. */
-async function spamdVerdicts(
-  sa: SpamAssassinReference,
+/** `judge` on every message, two at a time (the reference daemons run two workers), in order. */
+async function twoAtATime<T>(
   messages: readonly SplitMessage[],
-): Promise<{ kind: SplitKind; spam: boolean }[]> {
-  const verdicts: { kind: SplitKind; spam: boolean }[] = new Array(messages.length);
+  judge: (m: SplitMessage) => Promise<T>,
+): Promise<T[]> {
+  const verdicts = new Array<T>(messages.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < messages.length; i = next++) {
       const m = messages[i];
       if (m === undefined) continue;
-      verdicts[i] = { kind: m.kind, spam: (await sa.check(m.file)).spam };
+      verdicts[i] = await judge(m);
     }
   };
   await Promise.all([worker(), worker()]);
   return verdicts;
+}
+
+/** Scans `messages` through spamd with two spamc clients at a time. */
+function spamdVerdicts(
+  sa: SpamAssassinReference,
+  messages: readonly SplitMessage[],
+): Promise<{ kind: SplitKind; spam: boolean }[]> {
+  return twoAtATime(messages, async (m) => ({ kind: m.kind, spam: (await sa.check(m.file)).spam }));
 }
 
 /**
@@ -439,22 +447,14 @@ async function spamAssassinRows(
 }
 
 /** Scans `messages` through rspamd, two requests at a time, each at its receipt time. */
-async function rspamdVerdicts(
+function rspamdVerdicts(
   rspamd: RspamdReference,
   messages: readonly SplitMessage[],
 ): Promise<{ kind: SplitKind; spam: boolean; score: number }[]> {
-  const verdicts: { kind: SplitKind; spam: boolean; score: number }[] = new Array(messages.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < messages.length; i = next++) {
-      const m = messages[i];
-      if (m === undefined) continue;
-      const verdict = await rspamd.check(m.file, m.receivedAt ?? CORPUS_ERA_END);
-      verdicts[i] = { kind: m.kind, spam: verdict.spam, score: verdict.score };
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  return verdicts;
+  return twoAtATime(messages, async (m) => {
+    const verdict = await rspamd.check(m.file, m.receivedAt ?? CORPUS_ERA_END);
+    return { kind: m.kind, spam: verdict.spam, score: verdict.score };
+  });
 }
 
 /**

@@ -251,8 +251,13 @@ async function stopChild(child: ChildProcess | null, graceMs = 10_000): Promise<
   }
 }
 
+interface UserIds {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** uid and gid of a local user, or null when the user does not exist. */
-async function userIds(name: string): Promise<{ uid: number; gid: number } | null> {
+async function userIds(name: string): Promise<UserIds | null> {
   const uid = await runCommand('id', ['-u', name]);
   const gid = await runCommand('id', ['-g', name]);
   if (uid.code !== 0 || gid.code !== 0) return null;
@@ -381,6 +386,8 @@ export class RspamdReference {
   readonly controllerPort: number;
   readonly redisPort: number;
   readonly dns: RefusingDnsStub;
+  readonly #rspamdUser: UserIds;
+  readonly #redisUser: UserIds;
   #rspamd: ChildProcess | null = null;
   #redis: ChildProcess | null = null;
   #log = '';
@@ -388,10 +395,17 @@ export class RspamdReference {
   // opens a new connection. The benchmarks run at most two requests at a time.
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
-  private constructor(dir: string, ports: readonly [number, number, number], dns: RefusingDnsStub) {
+  private constructor(
+    dir: string,
+    ports: readonly [number, number, number],
+    dns: RefusingDnsStub,
+    users: { rspamd: UserIds; redis: UserIds },
+  ) {
     this.dir = dir;
     [this.normalPort, this.controllerPort, this.redisPort] = ports;
     this.dns = dns;
+    this.#rspamdUser = users.rspamd;
+    this.#redisUser = users.redis;
   }
 
   /** Writes the private configuration and starts the DNS stub (rspamd and redis start later). */
@@ -404,10 +418,13 @@ export class RspamdReference {
     await mkdir(join(dir, 'conf', 'local.d'), { recursive: true });
     const dns = await startRefusingDnsStub();
     const [normal = 0, controller = 0, redis = 0] = await findFreePorts(3);
-    const ref = new RspamdReference(dir, [normal, controller, redis], dns);
+    const ref = new RspamdReference(dir, [normal, controller, redis], dns, {
+      rspamd: rspamdUser,
+      redis: redisUser,
+    });
 
     try {
-      await ref.#configure(rspamdUser, redisUser);
+      await ref.#configure();
     } catch (err) {
       await ref.dispose();
       throw err;
@@ -416,10 +433,9 @@ export class RspamdReference {
   }
 
   /** Writes rspamd's configuration and hands the runtime directories to the daemons' users. */
-  async #configure(
-    rspamdUser: { uid: number; gid: number },
-    redisUser: { uid: number; gid: number },
-  ): Promise<void> {
+  async #configure(): Promise<void> {
+    const writeLocal = (name: string, lines: readonly string[]): Promise<void> =>
+      writeFile(join(this.dir, 'conf', 'local.d', name), [...lines, ''].join('\n'));
     // The top level of Debian's rspamd.conf with our sockets and only the two workers we use
     // (no proxy, no fuzzy storage); everything else comes from /etc/rspamd plus local.d.
     await writeFile(
@@ -447,68 +463,52 @@ export class RspamdReference {
         '',
       ].join('\n'),
     );
-    await writeFile(
-      join(this.dir, 'conf', 'local.d', 'options.inc'),
-      [
-        // Every lookup goes to the stub and is refused at once.
-        'dns {',
-        `  nameserver = ["127.0.0.1:${String(this.dns.port)}"];`,
-        '  timeout = 1s;',
-        '  retransmits = 1;',
-        '}',
-        `tempdir = "${join(this.dir, 'tmp')}";`,
-        '',
-      ].join('\n'),
-    );
+    await writeLocal('options.inc', [
+      // Every lookup goes to the stub and is refused at once.
+      'dns {',
+      `  nameserver = ["127.0.0.1:${String(this.dns.port)}"];`,
+      '  timeout = 1s;',
+      '  retransmits = 1;',
+      '}',
+      `tempdir = "${join(this.dir, 'tmp')}";`,
+    ]);
     for (const module of RSPAMD_MODULES_OFF) {
-      await writeFile(join(this.dir, 'conf', 'local.d', `${module}.conf`), 'enabled = false;\n');
+      await writeLocal(`${module}.conf`, ['enabled = false;']);
     }
     // Phishing stays (it compares link text with link targets locally); its feeds go.
-    await writeFile(
-      join(this.dir, 'conf', 'local.d', 'phishing.conf'),
-      'openphish_enabled = false;\nphishtank_enabled = false;\n',
-    );
+    await writeLocal('phishing.conf', ['openphish_enabled = false;', 'phishtank_enabled = false;']);
     // hfilter's HELO, hostname and From checks resolve names; its URL and recipient checks stay.
-    await writeFile(
-      join(this.dir, 'conf', 'local.d', 'hfilter.conf'),
-      'helo_enabled = false;\nhostname_enabled = false;\nfrom_enabled = false;\n',
-    );
+    await writeLocal('hfilter.conf', [
+      'helo_enabled = false;',
+      'hostname_enabled = false;',
+      'from_enabled = false;',
+    ]);
     // Bayes in the private redis; no auto-learn. min_learns is rspamd's default 200, as
     // SpamAssassin's: TRAIN has 500 spam and over 2,000 ham.
-    await writeFile(
-      join(this.dir, 'conf', 'local.d', 'classifier-bayes.conf'),
-      [
-        'backend = "redis";',
-        `servers = "127.0.0.1:${String(this.redisPort)}";`,
-        'min_learns = 200;',
-        'autolearn = false;',
-        '',
-      ].join('\n'),
-    );
-    await writeFile(
-      join(this.dir, 'conf', 'local.d', 'headers_group.conf'),
-      'symbols {\n  "DATE_IN_PAST" { weight = 0.0; }\n  "DATE_IN_FUTURE" { weight = 0.0; }\n}\n',
-    );
+    await writeLocal('classifier-bayes.conf', [
+      'backend = "redis";',
+      `servers = "127.0.0.1:${String(this.redisPort)}";`,
+      'min_learns = 200;',
+      'autolearn = false;',
+    ]);
+    await writeLocal('headers_group.conf', [
+      'symbols {',
+      '  "DATE_IN_PAST" { weight = 0.0; }',
+      '  "DATE_IN_FUTURE" { weight = 0.0; }',
+      '}',
+    ]);
     await writeFile(join(this.dir, 'conf', 'rspamd.local.lua'), PINNED_DATE_LUA);
 
     await chmod(this.dir, 0o755);
+    const owner = (u: UserIds): string => `${String(u.uid)}:${String(u.gid)}`;
     for (const sub of ['run', 'db', 'log', 'tmp']) {
-      await runCommandOrThrow('chown', [
-        `${String(rspamdUser.uid)}:${String(rspamdUser.gid)}`,
-        join(this.dir, sub),
-      ]);
+      await runCommandOrThrow('chown', [owner(this.#rspamdUser), join(this.dir, sub)]);
     }
-    await runCommandOrThrow('chown', [
-      `${String(redisUser.uid)}:${String(redisUser.gid)}`,
-      join(this.dir, 'redis'),
-    ]);
+    await runCommandOrThrow('chown', [owner(this.#redisUser), join(this.dir, 'redis')]);
   }
 
   /** Starts redis and rspamd and waits until both accept connections and rspamd answers. */
   async start(): Promise<void> {
-    const rspamdUser = await userIds(RSPAMD_USER);
-    const redisUser = await userIds(REDIS_USER);
-    if (rspamdUser === null || redisUser === null) throw new Error('rspamd/redis users missing');
     const redis = spawn(
       'redis-server',
       [
@@ -529,7 +529,7 @@ export class RspamdReference {
         '--logfile',
         '',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], ...redisUser },
+      { stdio: ['ignore', 'pipe', 'pipe'], ...this.#redisUser },
     );
     this.#redis = redis;
     this.#collectLog(redis);
@@ -550,7 +550,7 @@ export class RspamdReference {
         '--var',
         `LOGDIR=${join(this.dir, 'log')}`,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], ...rspamdUser, cwd: this.dir },
+      { stdio: ['ignore', 'pipe', 'pipe'], ...this.#rspamdUser, cwd: this.dir },
     );
     this.#rspamd = rspamd;
     this.#collectLog(rspamd);

@@ -86,6 +86,11 @@ async function toMessage(raw: Buffer, i: number): Promise<Message> {
   });
 }
 
+/** The cross-validation fold of a sample (corpus id mod 5), for `--bayes-cv` and `--fit-cv`. */
+function foldOf(s: Sample): number {
+  return Number(s.file.slice(0, 5)) % 5;
+}
+
 function argValue(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
@@ -185,17 +190,16 @@ function crossValidateFit(
   threshold: number,
   hardMargin: number,
 ): void {
-  const fold = (s: Sample): number => Number(s.file.slice(0, 5)) % 5;
   const held = new Array<number>(samples.length).fill(0);
   // The same without the BAYES_* finding: a node without a trained store.
   const heldRules = new Array<number>(samples.length).fill(0);
   for (let f = 0; f < 5; f++) {
     const fitted = fitWeights(samples, results, threshold, hardMargin, (i) => {
       const s = samples[i];
-      return s !== undefined && fold(s) !== f;
+      return s !== undefined && foldOf(s) !== f;
     });
     samples.forEach((s, i) => {
-      if (fold(s) !== f) return;
+      if (foldOf(s) !== f) return;
       const findings = results[i]?.findings ?? [];
       const score = (x: Finding): number => fitted.get(x.symbol) ?? x.score;
       held[i] = findings.reduce((sum, x) => sum + score(x), 0);
@@ -227,14 +231,13 @@ async function addCrossValidatedBayes(
   scores: Readonly<Record<string, number>>,
 ): Promise<void> {
   const signal = new AbortController().signal;
-  const fold = (s: Sample): number => Number(s.file.slice(0, 5)) % 5;
   for (let f = 0; f < 5; f++) {
     const store = new MemoryTokenStore();
     const trainer = createBayesTrainer(store, { now: () => CORPUS_NOW });
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i];
       const m = messages[i];
-      if (s === undefined || m === undefined || fold(s) === f) continue;
+      if (s === undefined || m === undefined || foldOf(s) === f) continue;
       await trainer.learn(m, s.spam ? 'spam' : 'ham');
     }
     const bayes = createBayesScanner(store, {
@@ -247,7 +250,7 @@ async function addCrossValidatedBayes(
       const s = samples[i];
       const m = messages[i];
       const r = results[i];
-      if (s === undefined || m === undefined || r === undefined || fold(s) !== f) continue;
+      if (s === undefined || m === undefined || r === undefined || foldOf(s) !== f) continue;
       // `--set BAYES_50=1` tries band scores too.
       const extra = (await bayes.scan(m, signal)).findings.map((x) => ({
         ...x,

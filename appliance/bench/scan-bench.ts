@@ -23,7 +23,7 @@
  * client's cost in this process is not counted. The ratios the issue asks for (Parapet's rate
  * over rspamd's and over spamd's) are printed after the table.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startClamd, type RunningClamd } from '../antivirus/clamd-process.js';
@@ -175,33 +175,38 @@ async function main(): Promise<void> {
   const now = (): Date => CORPUS_ERA_END;
   const rules = createRuleScanner({ now });
   const bayes = createBayesScanner(store, { now });
-  const sets: { name: string; scanners: Scanner[] }[] = [
-    { name: 'parapet rules', scanners: [rules] },
-    { name: 'parapet rules+bayes', scanners: [rules, bayes] },
+  const sets: { name: string; scanners: Scanner[]; cpuSeconds: () => Promise<number> }[] = [
+    { name: 'parapet rules', scanners: [rules], cpuSeconds: ownCpuSeconds },
+    { name: 'parapet rules+bayes', scanners: [rules, bayes], cpuSeconds: ownCpuSeconds },
   ];
   // `--clamd auto`: a private clamd with Parapet's shipped signatures (what a fresh node runs),
   // its CPU counted with ours.
   let privateClamd: RunningClamd | null = null;
+  let privateClamdHome: string | null = null;
   if (values.clamd !== undefined) {
     let address = values.clamd;
+    let cpuSeconds = ownCpuSeconds;
     if (address === 'auto') {
-      const home = await mkdtemp(join(tmpdir(), 'parapet-bench-clamd-'));
-      privateClamd = await startClamd({ home, officialDatabaseDir: null, onLog: () => undefined });
-      address = privateClamd.socketPath;
+      privateClamdHome = await mkdtemp(join(tmpdir(), 'parapet-bench-clamd-'));
+      const clamd = await startClamd({
+        home: privateClamdHome,
+        officialDatabaseDir: null,
+        onLog: () => undefined,
+      });
+      privateClamd = clamd;
+      address = clamd.socketPath;
+      cpuSeconds = async () => (await ownCpuSeconds()) + (await processTreeCpuSeconds(clamd.pid));
     }
     const virus = createVirusScanner({ clamd: { address: parseClamdAddress(address) } });
-    sets.push({ name: 'parapet rules+bayes+clamd', scanners: [rules, bayes, virus] });
+    sets.push({ name: 'parapet rules+bayes+clamd', scanners: [rules, bayes, virus], cpuSeconds });
   }
-  const clamdPid = privateClamd?.pid;
-  const withClamdCpu = async (): Promise<number> =>
-    (await ownCpuSeconds()) + (clamdPid === undefined ? 0 : await processTreeCpuSeconds(clamdPid));
   const configs: Config[] = [];
   for (const set of sets) {
     for (const concurrency of levels) {
       configs.push({
         name: `${set.name} c=${String(concurrency)}`,
         scan: parapetScan(messages, set.scanners),
-        cpuSeconds: set.name.endsWith('+clamd') ? withClamdCpu : ownCpuSeconds,
+        cpuSeconds: set.cpuSeconds,
         concurrency,
         messages: messages.length,
       });
@@ -290,6 +295,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await privateClamd?.stop();
+    if (privateClamdHome !== null) await rm(privateClamdHome, { recursive: true, force: true });
     await spamAssassin?.dispose();
     await rspamd?.dispose();
   }
@@ -347,8 +353,8 @@ async function main(): Promise<void> {
     const suffix = ` c=${String(concurrency)}`;
     const find = (prefix: string) =>
       rows.find((r) => r.name.startsWith(prefix) && r.name.endsWith(suffix));
-    for (const parapetName of sets.map((set) => set.name)) {
-      const parapet = find(parapetName + ' c=');
+    for (const set of sets) {
+      const parapet = rows.find((r) => r.name === set.name + suffix);
       if (parapet === undefined) continue;
       for (const reference of [find('rspamd'), find('spamd')]) {
         if (reference === undefined) continue;

@@ -40,7 +40,7 @@ const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Where a node keeps its JSON-file Bayes store. */
 export function bayesStorePath(home: string): string {
-  return join(home, 'bayes', 'tokens.json');
+  return bayesPaths(home).tokens;
 }
 
 function inputError(path: string, err: unknown): ParapetError {

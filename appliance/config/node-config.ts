@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { ParapetError } from '../../filter/index.js';
+import { DEFAULT_AUTO_LEARN, ParapetError } from '../../filter/index.js';
 import { parseDatabaseConfig, type DatabaseConfig } from '../db/config.js';
 
 export interface HostPort {
@@ -193,8 +193,7 @@ export interface BayesAutoLearnConfig {
 
 const DEFAULT_AUTO_LEARN_CONFIG: BayesAutoLearnConfig = {
   enabled: true,
-  hamBelow: 0.1,
-  spamAtOrAbove: 12,
+  ...DEFAULT_AUTO_LEARN,
   perMinute: 30,
 };
 

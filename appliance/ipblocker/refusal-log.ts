@@ -17,14 +17,14 @@ export interface RefusalLogOptions {
   readonly keep?: number;
 }
 
+/** Rotated generation `n` of the log at `path` (0 is the current file). */
+const generation = (path: string, n: number): string => (n === 0 ? path : `${path}.${String(n)}`);
+
 /** The log's files that exist, oldest first (`.keep` … `.1`, then the current file). */
 export function refusalLogFiles(path: string, keep: number = REFUSAL_LOG_DEFAULTS.keep): string[] {
-  const files: string[] = [];
-  for (let n = keep; n >= 1; n--) {
-    if (existsSync(`${path}.${String(n)}`)) files.push(`${path}.${String(n)}`);
-  }
-  if (existsSync(path)) files.push(path);
-  return files;
+  return Array.from({ length: keep + 1 }, (_, i) => generation(path, keep - i)).filter((f) =>
+    existsSync(f),
+  );
 }
 
 export class RefusalLog {
@@ -66,12 +66,11 @@ export class RefusalLog {
   }
 
   async #rotate(): Promise<void> {
-    await rm(`${this.#path}.${String(this.#keep)}`, { force: true });
-    for (let n = this.#keep - 1; n >= 1; n--) {
-      const from = `${this.#path}.${String(n)}`;
-      if (existsSync(from)) await rename(from, `${this.#path}.${String(n + 1)}`);
+    await rm(generation(this.#path, this.#keep), { force: true });
+    for (let n = this.#keep - 1; n >= 0; n--) {
+      const from = generation(this.#path, n);
+      if (existsSync(from)) await rename(from, generation(this.#path, n + 1));
     }
-    await rename(this.#path, `${this.#path}.1`);
     this.#size = 0;
   }
 }

@@ -131,7 +131,7 @@ test('node.json scan.bayes.autoLearn sets the thresholds and the rate the policy
       spamAtOrAbove: 4,
       perMinute: 1,
     });
-    const built = await buildScanners(config, {});
+    const built = await buildScanners(config);
     try {
       const message = await messageFromBytes(Buffer.from('Subject: offer\n\nbuy now\n'));
       assert.ok(built.autoLearn !== undefined);
@@ -143,7 +143,7 @@ test('node.json scan.bayes.autoLearn sets the thresholds and the rate the policy
     }
 
     await write({ enabled: false });
-    const off = await buildScanners(await loadNodeConfig({ PARAPET_HOME: home }), {});
+    const off = await buildScanners(await loadNodeConfig({ PARAPET_HOME: home }));
     assert.equal(off.autoLearn, undefined);
     await off.close();
 

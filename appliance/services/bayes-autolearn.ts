@@ -12,11 +12,10 @@
  * a virus or that could not be inspected is never taken, and the spool stops growing at
  * `maxSpoolFiles` when nobody applies it.
  */
-import { consumeSpoolFiles, listSpoolFiles, writeSpoolFile } from './spool-files.js';
+import { consumeSpoolFiles, ensureSpoolRoom, writeSpoolFile } from './spool-files.js';
 import {
   BAYES_SYMBOLS,
   DEFAULT_AUTO_LEARN,
-  ParapetError,
   autoLearnClass,
   messageKey,
   tokenIdsOf,
@@ -73,8 +72,6 @@ export function autoLearnClassOf(
   return autoLearnClass(scoreWithoutBayes(scan), thresholds);
 }
 
-let sequence = 0;
-
 export class BayesAutoLearner {
   readonly #options: BayesAutoLearnerOptions;
   readonly #perMinute: number;
@@ -130,10 +127,11 @@ export class BayesAutoLearner {
     const entries = this.#queue;
     this.#queue = [];
     try {
-      const queued = (await listSpoolFiles(this.#options.dir)).length;
-      if (queued >= (this.#options.maxSpoolFiles ?? 1000)) {
-        throw new ParapetError('ERR_BAYES_STORE_IO', `${String(queued)} learn files not applied`);
-      }
+      await ensureSpoolRoom(
+        this.#options.dir,
+        this.#options.maxSpoolFiles ?? 1000,
+        'learn files not applied',
+      );
       await writeLearnFile(this.#options.dir, entries);
       this.#options.onEvent?.({ type: 'spooled', entries: entries.length });
     } catch (err) {
@@ -152,14 +150,9 @@ export class BayesAutoLearner {
 }
 
 /** Writes one learn spool file (complete before it gets its name). */
-export async function writeLearnFile(
-  dir: string,
-  entries: readonly AutoLearnEntry[],
-): Promise<string> {
-  sequence = (sequence + 1) % 1_000_000;
-  const name = `${String(Date.now())}-${String(process.pid)}-${String(sequence).padStart(6, '0')}.json`;
+export function writeLearnFile(dir: string, entries: readonly AutoLearnEntry[]): Promise<string> {
   const data = entries.map((e) => ({ key: e.key, class: e.class, tokens: e.tokens, at: e.atMs }));
-  return writeSpoolFile(dir, name, { entries: data });
+  return writeSpoolFile(dir, { entries: data });
 }
 
 const KEY = /^[A-Za-z0-9_-]{1,64}$/;
@@ -216,15 +209,11 @@ export async function applyLearnSpool(
 ): Promise<LearnSpoolResult> {
   let learned = 0;
   let skipped = 0;
-  const { files, bad } = await consumeSpoolFiles(
-    (await listSpoolFiles(dir)).slice(0, maxFiles),
-    parseLearnFile,
-    async (entries) => {
-      for (const entry of entries) {
-        if (await learn(entry)) learned++;
-        else skipped++;
-      }
-    },
-  );
+  const { files, bad } = await consumeSpoolFiles(dir, maxFiles, parseLearnFile, async (entries) => {
+    for (const entry of entries) {
+      if (await learn(entry)) learned++;
+      else skipped++;
+    }
+  });
   return { files, learned, skipped, bad };
 }

@@ -13,6 +13,7 @@
  * Training goes elsewhere (`parapet learn`, the database store): update() refuses.
  */
 import { stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   ParapetError,
   type BayesClass,
@@ -23,9 +24,35 @@ import {
   type TrainingChange,
 } from '../../filter/index.js';
 import { writeTouchFile } from './bayes-touch-spool.js';
-import { listSpoolFiles } from './spool-files.js';
+import { ensureSpoolRoom } from './spool-files.js';
 
 const DAY_MS = 86_400_000;
+
+/** Where a node keeps its Bayes files. */
+export interface BayesPaths {
+  /** The snapshot the policy service scans from (and the store without a database). */
+  readonly tokens: string;
+  /** The touch spool directory. */
+  readonly touched: string;
+  /** A node's own trained store, set aside when the shared store took over. */
+  readonly localBackup: string;
+  /** The auto-learn spool directory (bayes-autolearn.ts). */
+  readonly autolearn: string;
+}
+
+/**
+ * The node's Bayes file layout. Kept here, free of database imports, so the policy service
+ * does not load the database client to find its files.
+ */
+export function bayesPaths(home: string): BayesPaths {
+  const dir = join(home, 'bayes');
+  return {
+    tokens: join(dir, 'tokens.json'),
+    touched: join(dir, 'touched'),
+    localBackup: join(dir, 'tokens.local.json'),
+    autolearn: join(dir, 'autolearn'),
+  };
+}
 
 /**
  * A snapshot held as parallel typed arrays sorted by token id: a lookup is a binary search, and
@@ -145,13 +172,15 @@ export function parseCompactSnapshot(text: string, path: string): CompactSnapsho
     seen[r] = t;
     if (r > 0 && (ids[r - 1] ?? 0) >= id) sorted = false;
   }
-  const snapshot = new CompactSnapshot({ spam: spamTotal, ham: hamTotal }, ids, spam, ham, seen);
-  return sorted ? snapshot : sortSnapshot(snapshot, ids, spam, ham, seen);
+  const totalsOf = { spam: spamTotal, ham: hamTotal };
+  return sorted
+    ? new CompactSnapshot(totalsOf, ids, spam, ham, seen)
+    : sortedSnapshot(totalsOf, ids, spam, ham, seen);
 }
 
 /** Files written before rows were sorted: reorder once at load (duplicates: the last wins). */
-function sortSnapshot(
-  snapshot: CompactSnapshot,
+function sortedSnapshot(
+  totals: MessageTotals,
   ids: Float64Array,
   spam: Uint32Array,
   ham: Uint32Array,
@@ -168,7 +197,7 @@ function sortSnapshot(
     return to;
   };
   return new CompactSnapshot(
-    snapshot.totals,
+    totals,
     pick(ids, new Float64Array(keep.length)),
     pick(spam, new Uint32Array(keep.length)),
     pick(ham, new Uint32Array(keep.length)),
@@ -358,10 +387,11 @@ export class CachedTokenStore implements TokenStore {
     const batches = [...this.#pending];
     this.#pending.clear();
     try {
-      const queued = (await listSpoolFiles(this.#options.touchDir)).length;
-      if (queued >= (this.#options.maxSpoolFiles ?? 5000)) {
-        throw new ParapetError('ERR_BAYES_STORE_IO', `${String(queued)} touch files not shipped`);
-      }
+      await ensureSpoolRoom(
+        this.#options.touchDir,
+        this.#options.maxSpoolFiles ?? 5000,
+        'touch files not shipped',
+      );
       let count = 0;
       for (const [day, ids] of batches) {
         await writeTouchFile(this.#options.touchDir, day, [...ids]);

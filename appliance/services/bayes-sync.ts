@@ -26,28 +26,10 @@ import { PgTokenStore, touchTokensInDb } from '../db/bayes-token-store.js';
 import type { Db } from '../db/db.js';
 import { applyLearnSpool, type LearnSpoolResult } from './bayes-autolearn.js';
 import { applyTouchSpool, type TouchSpoolResult } from './bayes-touch-spool.js';
+import { bayesPaths, type BayesPaths } from './bayes-cache.js';
 
-/** Where a node keeps its Bayes files. */
-export interface BayesPaths {
-  /** The snapshot the policy service scans from (and the store without a database). */
-  readonly tokens: string;
-  /** The touch spool directory. */
-  readonly touched: string;
-  /** A node's own trained store, set aside when the shared store took over. */
-  readonly localBackup: string;
-  /** The auto-learn spool directory (bayes-autolearn.ts). */
-  readonly autolearn: string;
-}
-
-export function bayesPaths(home: string): BayesPaths {
-  const dir = join(home, 'bayes');
-  return {
-    tokens: join(dir, 'tokens.json'),
-    touched: join(dir, 'touched'),
-    localBackup: join(dir, 'tokens.local.json'),
-    autolearn: join(dir, 'autolearn'),
-  };
-}
+// The file layout lives with the cache (no database imports); re-exported for the callers here.
+export { bayesPaths, type BayesPaths } from './bayes-cache.js';
 
 /**
  * Whether the node's Bayes store is the database: an external URL is configured, or the node

@@ -6,24 +6,20 @@
  * the bayes-expiry job applies them to the store and deletes them. A file is
  * `{"day":<UTC day start, ms>,"tokens":[id,...]}`; applying one twice does no harm.
  */
-import { consumeSpoolFiles, listSpoolFiles, writeSpoolFile } from './spool-files.js';
+import { consumeSpoolFiles, writeSpoolFile } from './spool-files.js';
 import type { TokenId } from '../../filter/index.js';
 
 const DAY_MS = 86_400_000;
 /** Largest spool file read (a day of a million distinct tokens is ~17 MB). */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-let sequence = 0;
-
 /** Writes one spool file for `dayMs`; returns its path. */
-export async function writeTouchFile(
+export function writeTouchFile(
   dir: string,
   dayMs: number,
   tokens: readonly TokenId[],
 ): Promise<string> {
-  sequence = (sequence + 1) % 1_000_000;
-  const name = `${String(dayMs)}-${String(Date.now())}-${String(process.pid)}-${String(sequence)}.json`;
-  return writeSpoolFile(dir, name, { day: dayMs, tokens });
+  return writeSpoolFile(dir, { day: dayMs, tokens }, `${String(dayMs)}-`);
 }
 
 /** One spool file's content, or null when it is not one (it is dropped then). */
@@ -67,7 +63,8 @@ export async function applyTouchSpool(
 ): Promise<TouchSpoolResult> {
   let tokens = 0;
   const { files, bad } = await consumeSpoolFiles(
-    (await listSpoolFiles(dir)).slice(0, maxFiles),
+    dir,
+    maxFiles,
     (text) => (text.length > MAX_FILE_BYTES ? null : parseTouchFile(text)),
     async (parsed) => {
       await apply(parsed.dayMs, parsed.tokens);

@@ -11,15 +11,13 @@ import {
   createAttachmentScanner,
   createRuleScanner,
   createVirusScanner,
-  type AutoLearnThresholds,
   type Message,
   type ScanResult,
   type Scanner,
 } from '../../filter/index.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { BayesAutoLearner, type AutoLearnEvent } from './bayes-autolearn.js';
-import { CachedTokenStore, type BayesCacheEvent } from './bayes-cache.js';
-import { bayesPaths } from './bayes-sync.js';
+import { bayesPaths, CachedTokenStore, type BayesCacheEvent } from './bayes-cache.js';
 
 export interface NodeScanners {
   readonly scanners: readonly Scanner[];
@@ -48,10 +46,10 @@ export interface BuildScannersOptions {
   /** Reloads and touch-spool outcomes of the Bayes cache (for the service log). */
   readonly onBayesEvent?: (event: BayesCacheEvent | AutoLearnEvent) => void;
   /**
-   * Auto-learn thresholds, messages per class and minute, or false to turn auto-learn off.
-   * Default: node.json `scan.bayes.autoLearn` (SpamAssassin's thresholds, 30 per minute).
+   * False turns auto-learn off (one-off scans); otherwise node.json `scan.bayes.autoLearn`
+   * decides whether and how (SpamAssassin's thresholds, 30 per class and minute).
    */
-  readonly autoLearn?: false | { thresholds?: AutoLearnThresholds; perMinute?: number };
+  readonly autoLearn?: false;
 }
 
 export async function buildScanners(
@@ -78,16 +76,12 @@ export async function buildScanners(
     });
     scanners.push(createBayesScanner(cache, { touchOnScan: options.bayesTouches ?? true }));
     closers.push(() => cache.close());
-    // node.json scan.bayes.autoLearn, unless the caller says otherwise.
     const configured = s.bayes.autoLearn;
-    if (options.autoLearn !== false && (options.autoLearn !== undefined || configured.enabled)) {
+    if (options.autoLearn !== false && configured.enabled) {
       const learner = new BayesAutoLearner({
         dir: paths.autolearn,
-        thresholds: options.autoLearn?.thresholds ?? {
-          hamBelow: configured.hamBelow,
-          spamAtOrAbove: configured.spamAtOrAbove,
-        },
-        perMinute: options.autoLearn?.perMinute ?? configured.perMinute,
+        thresholds: configured,
+        perMinute: configured.perMinute,
         ...(options.onBayesEvent === undefined ? {} : { onEvent: options.onBayesEvent }),
       });
       autoLearn = (input) => learner.observe(input);

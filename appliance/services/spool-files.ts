@@ -19,11 +19,16 @@ export async function listSpoolFiles(dir: string): Promise<string[]> {
   }
 }
 
+let sequence = 0;
+
 /**
- * Writes `data` as JSON to `dir/name` (a `.json` name), complete before it gets its name: a
- * consumer never sees half a file. Throws ERR_BAYES_STORE_IO.
+ * Writes `data` as JSON to a new file in `dir`, named `<prefix><ms>-<pid>-<seq>.json` (unique
+ * across processes, sorting by prefix then time), complete before it gets its name: a consumer
+ * never sees half a file. Returns its path. Throws ERR_BAYES_STORE_IO.
  */
-export async function writeSpoolFile(dir: string, name: string, data: unknown): Promise<string> {
+export async function writeSpoolFile(dir: string, data: unknown, prefix = ''): Promise<string> {
+  sequence = (sequence + 1) % 1_000_000;
+  const name = `${prefix}${String(Date.now())}-${String(process.pid)}-${String(sequence).padStart(6, '0')}.json`;
   const path = join(dir, name);
   const temp = `${path}.tmp`;
   try {
@@ -37,6 +42,17 @@ export async function writeSpoolFile(dir: string, name: string, data: unknown): 
   return path;
 }
 
+/**
+ * Throws ERR_BAYES_STORE_IO ("<n> <what>") when `dir` holds `maxFiles` spool files or more:
+ * nobody is applying them, so the writer drops what it has rather than fill the disk.
+ */
+export async function ensureSpoolRoom(dir: string, maxFiles: number, what: string): Promise<void> {
+  const queued = (await listSpoolFiles(dir)).length;
+  if (queued >= maxFiles) {
+    throw new ParapetError('ERR_BAYES_STORE_IO', `${String(queued)} ${what}`);
+  }
+}
+
 /** What {@link consumeSpoolFiles} did. */
 export interface ConsumedSpool {
   /** Files parsed and applied. */
@@ -46,19 +62,20 @@ export interface ConsumedSpool {
 }
 
 /**
- * Applies `paths` in order and deletes each once applied (or when it does not parse). A file
- * that vanished meanwhile was taken by another consumer and is skipped. A failing `apply`
- * stops the run and leaves that file for the next one. Throws ERR_BAYES_STORE_IO when a file
- * cannot be read.
+ * Applies the first `maxFiles` spool files of `dir` in name order and deletes each once applied
+ * (or when it does not parse). A file that vanished meanwhile was taken by another consumer and
+ * is skipped. A failing `apply` stops the run and leaves that file for the next one. Throws
+ * ERR_BAYES_STORE_IO when a file cannot be read.
  */
 export async function consumeSpoolFiles<T>(
-  paths: readonly string[],
+  dir: string,
+  maxFiles: number,
   parse: (text: string) => T | null,
   apply: (parsed: T) => Promise<void>,
 ): Promise<ConsumedSpool> {
   let files = 0;
   let bad = 0;
-  for (const path of paths) {
+  for (const path of (await listSpoolFiles(dir)).slice(0, maxFiles)) {
     let text: string;
     try {
       text = await readFile(path, 'utf8');

@@ -141,11 +141,11 @@ export async function exposeRunDirToMta(
   gid: number | null,
 ): Promise<string[]> {
   if (gid === null) return [];
-  const changed: string[] = [];
   const runDir = join(home, 'run');
   const homeStat = await statOrNull(home);
   const runStat = await statOrNull(runDir);
-  if (homeStat === null || runStat === null || !runStat.isDirectory()) return changed;
+  if (homeStat === null || runStat === null || !runStat.isDirectory()) return [];
+  const changed: string[] = [];
   if ((homeStat.mode & 0o001) === 0) {
     await change(() => chmod(home, (homeStat.mode & 0o7777) | 0o001), home, user);
     changed.push(home);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReinjectLedger, reinjectFingerprint } from './reinject-ledger.js';
 import { messageFromRaw, withTempDir } from '../test-support.js';
@@ -60,10 +60,9 @@ test('after a machine crash (new boot id) unsettled commits are dropped: duplica
 });
 
 test('stale records are forgotten and torn lines ignored', async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const path = join(dir, 'ledger');
     const old = Date.now() - 8 * 24 * 3600 * 1000;
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(
       path,
       `C fp-old id-old ${old} boot-1\nC fp-new id-new ${Date.now()} boot-1\nC fp-torn`,
@@ -73,5 +72,45 @@ test('stale records are forgotten and torn lines ignored', async () => {
     assert.equal(ledger.lookup('fp-new')?.id, 'id-new');
     assert.equal(ledger.lookup('fp-torn'), null);
     ledger.close();
+    return Promise.resolve();
+  });
+});
+
+test('a prepared record is decided by the receipt: committed when present, else released', async () => {
+  await withTempDir((dir) => {
+    const path = join(dir, 'ledger');
+    const receiptsPath = join(dir, 'receipts.log');
+    const crashed = ReinjectLedger.open({ path, bootId: 'b', receiptsPath });
+    crashed.prepare('fp-delivered', 'id-delivered');
+    crashed.prepare('fp-lost', 'id-lost');
+    crashed.prepare('fp-done', 'id-done');
+    crashed.commit('fp-done', 'id-done');
+    // The witness saw id-delivered (its "." had reached the MTA); nobody saw id-lost.
+    writeFileSync(`${receiptsPath}.1`, 'id-delivered\n');
+    writeFileSync(receiptsPath, 'id-other\n');
+    const restarted = ReinjectLedger.open({ path, bootId: 'b', receiptsPath });
+    assert.equal(restarted.lookup('fp-delivered')?.state, 'committed');
+    assert.equal(restarted.lookup('fp-lost'), null);
+    assert.equal(restarted.lookup('fp-done')?.id, 'id-done');
+    // The decisions are on file: a second restart needs no receipts.
+    writeFileSync(`${receiptsPath}.1`, '');
+    const again = ReinjectLedger.open({ path, bootId: 'b', receiptsPath });
+    assert.equal(again.lookup('fp-delivered')?.id, 'id-delivered');
+    assert.equal(again.lookup('fp-lost'), null);
+    again.close();
+    return Promise.resolve();
+  });
+});
+
+test('without a witness a prepared record counts as not delivered (duplicate, never loss)', async () => {
+  await withTempDir((dir) => {
+    const path = join(dir, 'ledger');
+    const crashed = ReinjectLedger.open({ path, bootId: 'b' });
+    crashed.prepare('fp', 'id');
+    const restarted = ReinjectLedger.open({ path, bootId: 'b' });
+    assert.equal(restarted.lookup('fp'), null);
+    assert.equal(restarted.size, 0);
+    restarted.close();
+    return Promise.resolve();
   });
 });

@@ -167,19 +167,19 @@ export class ReinjectLedger {
     if (entry === undefined) return null;
     if (entry.state === 'committed') return entry;
     const receipts = this.#receiptsPath;
-    const delivered = receipts !== null && hasReceipt(receipts, entry.id);
-    const decided: LedgerEntry = { ...entry, state: 'committed' };
-    if (delivered) this.#entries.set(fingerprint, decided);
-    else this.#entries.delete(fingerprint);
+    const decided: LedgerEntry | null =
+      receipts !== null && hasReceipt(receipts, entry.id) ? { ...entry, state: 'committed' } : null;
+    if (decided === null) this.#entries.delete(fingerprint);
+    else this.#entries.set(fingerprint, decided);
     try {
       this.#append(
-        delivered ? recordLine(fingerprint, decided, this.#bootId) : `R ${fingerprint}\n`,
+        decided === null ? `R ${fingerprint}\n` : recordLine(fingerprint, decided, this.#bootId),
         true,
       );
     } catch {
       // Decided in memory; the file keeps the prepared record and a restart decides again.
     }
-    return delivered ? decided : null;
+    return decided;
   }
 
   /** Unsettled records held (messages in flight plus crash leftovers), prepared or committed. */
@@ -189,7 +189,8 @@ export class ReinjectLedger {
 
   /**
    * Records that the "." of `id` is about to leave this process. Must be called right before
-   * that write. Synchronous; throws ERR_SPOOL_IO (the "." must then not be sent).
+   * that write. Synchronous; throws ERR_SPOOL_IO (sending the "." anyway without a record
+   * risks a duplicate after a crash, never a loss).
    */
   prepare(fingerprint: string, id: string, upstreamQueueId: string | null = null): void {
     this.#record(fingerprint, id, upstreamQueueId, 'prepared');

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { startReinjectWitness } from './reinject-witness.js';
-import { ReinjectLedger } from './reinject-ledger.js';
 import { MilterFrameDecoder } from '../milter/frame-decoder.js';
 import {
   decodeMilterReply,
@@ -77,44 +76,5 @@ test('the witness accepts every copy, asks for no body, and records ids of ours'
     } finally {
       await witness.close();
     }
-  });
-});
-
-test('a prepared record is decided by the receipt: committed when present, else released', async () => {
-  await withTempDir((dir) => {
-    const path = join(dir, 'ledger');
-    const receiptsPath = join(dir, 'receipts.log');
-    const crashed = ReinjectLedger.open({ path, bootId: 'b', receiptsPath });
-    crashed.prepare('fp-delivered', 'id-delivered');
-    crashed.prepare('fp-lost', 'id-lost');
-    crashed.prepare('fp-done', 'id-done');
-    crashed.commit('fp-done', 'id-done');
-    // The witness saw id-delivered (its "." had reached the MTA); nobody saw id-lost.
-    writeFileSync(`${receiptsPath}.1`, 'id-delivered\n');
-    writeFileSync(receiptsPath, 'id-other\n');
-    const restarted = ReinjectLedger.open({ path, bootId: 'b', receiptsPath });
-    assert.equal(restarted.lookup('fp-delivered')?.state, 'committed');
-    assert.equal(restarted.lookup('fp-lost'), null);
-    assert.equal(restarted.lookup('fp-done')?.id, 'id-done');
-    // The decisions are on file: a second restart needs no receipts.
-    writeFileSync(`${receiptsPath}.1`, '');
-    const again = ReinjectLedger.open({ path, bootId: 'b', receiptsPath });
-    assert.equal(again.lookup('fp-delivered')?.id, 'id-delivered');
-    assert.equal(again.lookup('fp-lost'), null);
-    again.close();
-    return Promise.resolve();
-  });
-});
-
-test('without a witness a prepared record counts as not delivered (duplicate, never loss)', async () => {
-  await withTempDir((dir) => {
-    const path = join(dir, 'ledger');
-    const crashed = ReinjectLedger.open({ path, bootId: 'b' });
-    crashed.prepare('fp', 'id');
-    const restarted = ReinjectLedger.open({ path, bootId: 'b' });
-    assert.equal(restarted.lookup('fp'), null);
-    assert.equal(restarted.size, 0);
-    restarted.close();
-    return Promise.resolve();
   });
 });

@@ -77,11 +77,17 @@ export function checkCertificatePair(pair: TlsPair): { subject: string; validTo:
   }
 }
 
+/** The pair as the files hold it now. */
+async function readCertificateFiles(home: string): Promise<TlsPair> {
+  const p = tlsPaths(home);
+  return { key: await readFile(p.key, 'utf8'), cert: await readFile(p.cert, 'utf8') };
+}
+
 /** The node's pair, made on first use. */
 export async function ensureCertificate(home: string): Promise<TlsPair> {
   const p = tlsPaths(home);
   try {
-    return { key: await readFile(p.key, 'utf8'), cert: await readFile(p.cert, 'utf8') };
+    return await readCertificateFiles(home);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new ParapetError('ERR_UI_TLS', `cannot read ${p.dir}: ${String(err)}`, { cause: err });
@@ -143,7 +149,7 @@ export function watchCertificate(
       return;
     }
     if (stamp === applied) return;
-    const pair = { key: await readFile(p.key, 'utf8'), cert: await readFile(p.cert, 'utf8') };
+    const pair = await readCertificateFiles(home);
     checkCertificatePair(pair);
     apply(pair);
     applied = stamp;

@@ -124,12 +124,14 @@ for (const mode of ['content-filter', 'milter-tcp'] as const satisfies ScenarioM
             const received = d.headers.filter((h) => h.name.toLowerCase() === 'received');
             t.diagnostic(`copy of ${seq}: ${JSON.stringify(received.map((h) => h.value))}`);
             for (const h of received) {
-              for (const m of h.value.matchAll(/\bid ([0-9A-F]{6,})/g)) queueIds.add(m[1] ?? '');
+              for (const m of h.value.matchAll(/\bid ([0-9A-F]{6,})/g)) {
+                if (m[1] !== undefined) queueIds.add(m[1]);
+              }
             }
           }
           const maillog = await scenario.postfix.readLog();
           t.diagnostic(
-            `maillog: ${JSON.stringify(maillog.split('\n').filter((l) => [...queueIds].some((q) => q !== '' && l.includes(q))))}`,
+            `maillog: ${JSON.stringify(maillog.split('\n').filter((l) => [...queueIds].some((q) => l.includes(q))))}`,
           );
         }
         assert.deepEqual({ lost, duplicated }, { lost: [], duplicated: [] });

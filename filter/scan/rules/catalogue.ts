@@ -956,9 +956,6 @@ add(
   },
 );
 add('CHARSET_FARAWAY_BODY', 'mime', 1.7, 'Body text in an East Asian charset', (v) => {
-  // One writer's language, told once: with the Subject or From in such a charset too, that is
-  // CHARSET_FARAWAY_HEADER's finding (mail between colleagues in Japan has both).
-  if (farawayHeaderCharset(v) !== null) return null;
   const p = v
     .parts()
     .find((x) =>
@@ -966,7 +963,10 @@ add('CHARSET_FARAWAY_BODY', 'mime', 1.7, 'Body text in an East Asian charset', (
         x.charset,
       ),
     );
-  return p === undefined ? null : `charset ${p.charset}`;
+  // One writer's language, told once: with the Subject or From in such a charset too, that is
+  // CHARSET_FARAWAY_HEADER's finding (mail between colleagues in Japan has both).
+  if (p === undefined || farawayHeaderCharset(v) !== null) return null;
+  return `charset ${p.charset}`;
 });
 add(
   'MIME_ALT_TEXT_EMPTY',
@@ -1980,15 +1980,15 @@ add('HTML_FONT_BIG', 'html', 1.3, 'Several very large fonts in HTML', (v) =>
   (firstHtml(v)?.bigFonts ?? 0) >= 2 ? 'big fonts' : null,
 );
 add('LINES_ALL_CAPS', 'body', 0.3, 'Several lines shouted in capitals', (v) => {
-  // A text mostly in capitals (a weather or system alert) is BODY_EXCESS_CAPS: one evidence,
-  // counted once.
-  if (mostlyCapitals(v) !== null) return null;
   let count = 0;
   for (const line of v.bodyText().split('\n', 2000)) {
     if (line.length > 400 || /[a-z]/.test(line)) continue;
     if ((line.match(/[A-Z]{2,}/g)?.length ?? 0) >= 4) count++;
   }
-  return count >= 3 ? `${count} all-caps lines` : null;
+  // A text mostly in capitals (a weather or system alert) is BODY_EXCESS_CAPS: one evidence,
+  // counted once.
+  if (count < 3 || mostlyCapitals(v) !== null) return null;
+  return `${count} all-caps lines`;
 });
 bodyCount('ORDER_FORM', 'body', 0.9, 'Mail-order form language', 2, [
   /\bcredit card (?:number|#)/,

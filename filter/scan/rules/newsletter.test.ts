@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { CORPUS_ERA_NOW, firedSymbols } from './test-support.js';
 import { createRuleScanner, RULE_CATALOGUE } from './index.js';
 
-const NOW = CORPUS_ERA_NOW;
 const fired = (headers: string, body: string): Promise<string[]> => firedSymbols(headers, body);
 
 const HEAD = `From: Tech Alerts <alerts@news.example.com>
@@ -107,7 +106,7 @@ test('HTML structure alone (form, script, frame, entities) adds nothing by defau
     assert.equal(RULE_CATALOGUE.get(s)?.score, 0, s);
   }
   // Still there for administrators who want them.
-  const on = createRuleScanner({ now: () => NOW, scores: { HTML_FORM: 0.3 } });
+  const on = createRuleScanner({ now: () => CORPUS_ERA_NOW, scores: { HTML_FORM: 0.3 } });
   assert.ok((await firedSymbols(`${HEAD}\n${HTML}`, page, on)).includes('HTML_FORM'));
 });
 

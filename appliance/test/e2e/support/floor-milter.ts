@@ -11,6 +11,7 @@ import { chmod, mkdir, readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isPortAccepting } from './free-port.js';
 import { onProcessEnd, runCommandOrThrow, signalPid, waitForPidsGone } from './process-util.js';
 
 const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../bench/floor-milter.c');
@@ -66,11 +67,10 @@ export async function startFloorMilter(address: FloorMilterAddress): Promise<Flo
     });
   });
   const deadline = Date.now() + 10_000;
-  const listening = async (): Promise<boolean> => {
-    if (address.kind === 'unix') return existsSync(address.path);
-    const { isPortAccepting } = await import('./free-port.js');
-    return isPortAccepting(address.port);
-  };
+  const listening = (): Promise<boolean> =>
+    address.kind === 'unix'
+      ? Promise.resolve(existsSync(address.path))
+      : isPortAccepting(address.port);
   while (!(await listening())) {
     if (child.exitCode !== null || Date.now() > deadline) {
       signalPid(pid, 'SIGKILL');

@@ -181,11 +181,7 @@ export async function createPolicyNode(options: PolicyNodeOptions): Promise<Poli
       await waitReady();
     },
     stop: async () => {
-      if (child === null || child.exitCode !== null) {
-        await stopWitness();
-        return child?.exitCode ?? null;
-      }
-      child.kill('SIGTERM');
+      if (child !== null && child.exitCode === null) child.kill('SIGTERM');
       const code = await exited;
       await stopWitness();
       return code;
